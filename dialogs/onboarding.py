@@ -1,0 +1,114 @@
+"""First contact: name, role, time zone and, optionally, a team."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialogs.io import Outgoing
+from dialogs.profile import help_text, timezone_options, timezone_store, timezone_validate
+from dialogs.steps import AnswerKind, Context, Dialog, Option, Step, StopDialog
+from dialogs.teams import join_by_code, resolve_invite
+from storage.models import utcnow
+
+ROLES = ("rep", "manager", "trainee")
+
+
+def begin(ctx: Context, args: str) -> list[Outgoing]:
+    """Handle /start's deep-link argument; an onboarded user is welcomed back instead."""
+    code = args[len("join_") :] if args.startswith("join_") else None
+    if ctx.user.onboarded_at is not None:
+        if code is not None:
+            raise StopDialog(join_by_code(ctx, code))
+        raise StopDialog([Outgoing(ctx.t("onboarding.welcome_back", user=ctx.user))])
+    notes: list[Outgoing] = []
+    if code is not None:
+        invite = resolve_invite(ctx, code)
+        if invite is None:
+            notes.append(Outgoing(ctx.t("errors.bad_invite")))
+        else:
+            ctx.data["join_team_id"], ctx.data["join_team_name"] = invite
+    return notes
+
+
+def _name_options(ctx: Context) -> list[Option]:
+    name = ctx.user.display_name.strip()
+    return [Option("keep", name[:60], literal=True)] if name else []
+
+
+def _name_values(ctx: Context) -> dict[str, Any]:
+    return {"suggested": ctx.user.display_name.strip()}
+
+
+def _store_name(ctx: Context, value: Any) -> None:
+    ctx.data["name"] = ctx.user.display_name if value == "keep" else str(value)
+
+
+def _role_options(_ctx: Context) -> list[Option]:
+    return [Option(role, f"roles.{role}") for role in ROLES]
+
+
+def _validate_team_code(ctx: Context, value: Any) -> str | None:
+    return None if resolve_invite(ctx, str(value)) else "errors.bad_invite"
+
+
+def _store_team(ctx: Context, value: Any) -> None:
+    invite = resolve_invite(ctx, str(value)) if value else None
+    if invite is not None:
+        ctx.data["join_team_id"], ctx.data["join_team_name"] = invite
+
+
+def finish(ctx: Context) -> list[Outgoing]:
+    """Save the profile and show what the user can do now."""
+    user = ctx.user
+    user.display_name = str(ctx.data.get("name") or user.display_name)[:64]
+    user.role = str(ctx.data["role"])
+    user.timezone = str(ctx.data["timezone"])
+    user.onboarded_at = utcnow()
+    ctx.session.add(user)
+    replies = [Outgoing(ctx.t("onboarding.done", user=user))]
+    team_id = ctx.data.get("join_team_id")
+    if team_id is not None:
+        replies.extend(join_by_code(ctx, None, team_id=int(team_id)))
+    elif user.role == "manager":
+        replies.append(Outgoing(ctx.t("onboarding.manager_next")))
+    replies.append(Outgoing(help_text(ctx)))
+    return replies
+
+
+ONBOARDING = Dialog(
+    id="onboarding",
+    begin=begin,
+    finish=finish,
+    steps=(
+        Step(
+            id="name",
+            prompt="onboarding.ask_name",
+            kind=AnswerKind.CHOICE,
+            options=_name_options,
+            accepts_text=True,
+            max_length=64,
+            prompt_values=_name_values,
+            store=_store_name,
+        ),
+        Step(id="role", prompt="onboarding.ask_role", kind=AnswerKind.CHOICE, options=_role_options),
+        Step(
+            id="timezone",
+            prompt="onboarding.ask_timezone",
+            kind=AnswerKind.CHOICE,
+            options=timezone_options,
+            accepts_text=True,
+            columns=2,
+            validate=timezone_validate,
+            store=timezone_store,
+        ),
+        Step(
+            id="team",
+            prompt="onboarding.ask_team",
+            optional=True,
+            max_length=200,
+            when=lambda ctx: "join_team_id" not in ctx.data,
+            validate=_validate_team_code,
+            store=_store_team,
+        ),
+    ),
+)

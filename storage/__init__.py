@@ -1,0 +1,4 @@
+"""Persistence: SQLModel tables, queries and Alembic migrations.
+
+It imports none of our other packages.
+"""
