@@ -90,7 +90,9 @@ ONBOARDING = Dialog(
             prompt_values=_name_values,
             store=_store_name,
         ),
-        Step(id="role", prompt="onboarding.ask_role", kind=AnswerKind.CHOICE, options=_role_options),
+        Step(
+            id="role", prompt="onboarding.ask_role", kind=AnswerKind.CHOICE, options=_role_options
+        ),
         Step(
             id="timezone",
             prompt="onboarding.ask_timezone",

@@ -1,0 +1,17 @@
+"""Building the pieces every front end shares: database, migrations, engine."""
+
+from __future__ import annotations
+
+from bot.settings import Settings
+from dialogs.catalog import COMMANDS, DIALOGS
+from dialogs.engine import Engine
+from dialogs.steps import Services
+from storage.db import make_engine
+from storage.migrate import upgrade
+
+
+def build_engine(settings: Settings, services: Services) -> Engine:
+    """Open the database, bring its schema up to date, and return a dialog engine."""
+    database = make_engine(settings.database_url)
+    upgrade(database)
+    return Engine(database, dialogs=DIALOGS, commands=COMMANDS, services=services)
