@@ -60,7 +60,7 @@ def terminal_language() -> str | None:
 
 def chat(engine: Engine, sender: Sender, stdin: TextIO, stdout: TextIO) -> None:
     """Read lines, answer them, until end of input or /quit."""
-    replies = engine.handle(sender, Incoming.typed("/start"))
+    replies = engine.handle(sender, None)
     while True:
         for outgoing in replies:
             print(render(outgoing), file=stdout)

@@ -9,6 +9,7 @@ from typing import Any
 
 from dialogs.steps import Option
 from dialogs.texts import Texts
+from playbooks.locales import LANGUAGES
 
 MAX_ANSWER_LENGTH = 2000
 
@@ -102,11 +103,16 @@ def read_scale(text: str) -> Parsed:
     return Parsed(value=int(cleaned))
 
 
-def read_yes_no(text: str, t: Texts) -> Parsed:
-    """Yes or no, in the user's words (the locale lists what counts)."""
+def _words(key: str) -> set[str]:
+    # Bilingual users answer in either language, whatever their setting.
+    return {word.casefold() for language in LANGUAGES for word in Texts(language).words(key)}
+
+
+def read_yes_no(text: str) -> Parsed:
+    """Yes or no, in either language's words (the locales list what counts)."""
     cleaned = text.strip().casefold().rstrip(".!。！")
-    if cleaned in {word.casefold() for word in t.words("words.yes")} | {"1"}:
+    if cleaned in _words("words.yes") | {"1"}:
         return Parsed(value=True)
-    if cleaned in {word.casefold() for word in t.words("words.no")} | {"2"}:
+    if cleaned in _words("words.no") | {"2"}:
         return Parsed(value=False)
     return Parsed(error="errors.not_yes_no")

@@ -71,8 +71,12 @@ class Engine:
         self.services.commands = list(commands)
         self.clock = clock
 
-    def handle(self, sender: Sender, incoming: Incoming) -> list[Outgoing]:
-        """Answer one input; the answer and the new state commit together or not at all."""
+    def handle(self, sender: Sender, incoming: Incoming | None) -> list[Outgoing]:
+        """Answer one input; the answer and the new state commit together or not at all.
+
+        `None` means "the user is back" (a terminal session opening): repeat the
+        open question, start onboarding, or greet them.
+        """
         if not sender.private_chat:
             return [Outgoing(Texts(language_for(sender.language_code))("common.group_only"))]
         with transaction(self.database) as session:
@@ -114,7 +118,9 @@ class _Turn:
 
     # ----- dispatch -------------------------------------------------------
 
-    def run(self, incoming: Incoming) -> list[Outgoing]:
+    def run(self, incoming: Incoming | None) -> list[Outgoing]:
+        if incoming is None:
+            return self.resume()
         if incoming.kind is InputKind.COMMAND:
             return self.on_command(incoming.command or "", incoming.text)
         if incoming.kind is InputKind.BUTTON:
@@ -134,6 +140,13 @@ class _Turn:
         dialog = self.dialog
         return dialog.step(self.state.step or "") if dialog else None
 
+    def resume(self) -> list[Outgoing]:
+        if self.step is not None:
+            return self.prompt(new=False)
+        if self.ctx.user.onboarded_at is None:
+            return self.start_dialog(ONBOARDING, "")
+        return [Outgoing(self.t("onboarding.welcome_back", user=self.ctx.user))]
+
     def on_command(self, name: str, args: str) -> list[Outgoing]:
         if name in CONTROL_COMMANDS:
             return self.on_control(CONTROL_COMMANDS[name])
@@ -146,6 +159,9 @@ class _Turn:
         if command.roles is not None and self.ctx.user.role not in command.roles:
             return [Outgoing(self.t("common.not_for_your_role", command=name)), *self.reprompt()]
         if command.dialog is not None:
+            if command.dialog == self.state.dialog and not args:
+                # Repeating the command of the open dialog continues it.
+                return [Outgoing(self.t("common.continuing")), *self.prompt(new=False)]
             return self.start_dialog(command.dialog, args)
         assert command.run is not None
         replies = command.run(self.ctx, args)
@@ -271,10 +287,10 @@ class _Turn:
         if kind is AnswerKind.SCALE:
             return read_scale(text)
         if kind is AnswerKind.YES_NO:
-            return read_yes_no(text, t)
+            return read_yes_no(text)
         if kind is AnswerKind.DATETIME:
             if PENDING_WHEN in self.ctx.data:
-                confirmed = read_yes_no(text, t)
+                confirmed = read_yes_no(text)
                 if confirmed.error is None:
                     return Parsed(value=("confirm", confirmed.value))
             return self.read_when(text)
@@ -300,24 +316,27 @@ class _Turn:
             return self.on_yes_no(step, bool(value[1]))
         self.ctx.data[PENDING_WHEN] = value
         self._save_data()
-        self.state.version += 1
-        moment = datetime.fromisoformat(value)
-        text = self.t("common.confirm_when", when=format_when(moment, self.t))
-        return [
-            Outgoing(
-                text,
-                buttons=[
-                    [
-                        Button(self.t("buttons.yes_correct"), self._data(YES)),
-                        Button(self.t("buttons.no_retype"), self._data(NO)),
-                    ],
-                    self._controls(step),
+        return self.prompt(new=True)
+
+    def confirmation(self, step: Step) -> Outgoing:
+        """Echo a parsed date back before accepting it."""
+        moment = datetime.fromisoformat(self.ctx.data[PENDING_WHEN])
+        return Outgoing(
+            self.t("common.confirm_when", when=format_when(moment, self.t)),
+            buttons=[
+                [
+                    Button(self.t("buttons.yes_correct"), self._data(YES)),
+                    Button(self.t("buttons.no_retype"), self._data(NO)),
                 ],
-            )
-        ]
+                self._controls(step),
+            ],
+        )
 
     def reject(self, parsed: Parsed) -> list[Outgoing]:
         error = self.t(parsed.error or "errors.empty", **parsed.error_values)
+        if self.ctx.data.pop(PENDING_WHEN, None) is not None:
+            # Neither yes/no nor a readable date: start the question afresh.
+            self._save_data()
         return [Outgoing(error), *self.prompt(new=False)]
 
     def toggle(self, step: Step, key: str) -> list[Outgoing]:
@@ -413,10 +432,9 @@ class _Turn:
         values = {**self.ctx.data, "user": self.ctx.user}
         if step.prompt_values is not None:
             values.update(step.prompt_values(self.ctx))
-        text = self.t(step.prompt, **values)
         if step.kind is AnswerKind.DATETIME and PENDING_WHEN in self.ctx.data:
-            self.ctx.data.pop(PENDING_WHEN)
-            self._save_data()
+            return [self.confirmation(step)]
+        text = self.t(step.prompt, **values)
         return [Outgoing(text, buttons=[*self.option_rows(step), self._controls(step)])]
 
     def options(self, step: Step) -> Sequence[Option]:
