@@ -46,6 +46,11 @@ def match_option(text: str, options: Sequence[Option], t: Texts) -> Option | Non
     for option in options:
         if cleaned in {option_label(option, t).casefold(), option.key.casefold()}:
             return option
+    # Part of one label is enough ("manager", "上海") when no other label contains it.
+    if len(cleaned) >= 2:
+        partial = [option for option in options if cleaned in option_label(option, t).casefold()]
+        if len(partial) == 1:
+            return partial[0]
     return None
 
 
