@@ -1,4 +1,8 @@
-"""The interface strings, one YAML file per language, flattened to dotted keys."""
+"""The interface strings: `locales/<language>/*.yaml`, merged and flattened to dotted keys.
+
+Each file holds one area's strings (core, account, visit…) under its own
+top-level keys, so areas can be edited independently.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +20,15 @@ DEFAULT_LANGUAGE = "en"
 @cache
 def load_locale(language: str) -> dict[str, Any]:
     """Every string of `language` keyed by its dotted path, e.g. `onboarding.ask_role`."""
-    path = LOCALES_DIR / f"{language}.yaml"
-    with path.open(encoding="utf-8") as handle:
-        tree = yaml.safe_load(handle) or {}
-    return dict(_flatten(tree, ""))
+    strings: dict[str, Any] = {}
+    for path in sorted((LOCALES_DIR / language).glob("*.yaml")):
+        with path.open(encoding="utf-8") as handle:
+            tree = yaml.safe_load(handle) or {}
+        for key, value in _flatten(tree, ""):
+            if key in strings:
+                raise ValueError(f"{path}: text {key!r} is defined twice")
+            strings[key] = value
+    return strings
 
 
 def _flatten(node: Any, prefix: str) -> list[tuple[str, Any]]:
