@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -86,3 +86,178 @@ class DialogState(SQLModel, table=True):
     history: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     version: int = Field(default=0)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+# ----- the rep's field work ---------------------------------------------------
+
+
+class Account(SQLModel, table=True):
+    """A customer organisation a rep works, with its tier, value and opening position."""
+
+    __tablename__ = "accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(max_length=120)
+    industry: str | None = Field(default=None, max_length=32)
+    stage: str = Field(default="target_market", max_length=16)  # funnel stage id
+    customer_type: str = Field(default="potential", max_length=16)  # existing | potential
+    # Existing: contribution × stability; potential: expected contribution × intent.
+    contribution: str | None = Field(default=None, max_length=8)  # high | low
+    stability: str | None = Field(default=None, max_length=8)  # high | low (stability or intent)
+    tier: str | None = Field(default=None, max_length=8)  # EI…EIV, PI…PIV
+    short_term: int | None = None  # 1–10
+    long_term: int | None = None  # 1–10
+    value_class: int | None = None  # 1–4
+    territory: str | None = Field(default=None, max_length=8)  # ours | neutral | theirs
+    lead: str | None = Field(default=None, max_length=8)  # lead | even | trail
+    opening: str | None = Field(default=None, max_length=1)  # A–I
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Contact(SQLModel, table=True):
+    """A person in an account's decision chain."""
+
+    __tablename__ = "contacts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    name: str = Field(max_length=80)
+    title: str | None = Field(default=None, max_length=80)
+    role: str = Field(max_length=16)  # decision_maker | influencer | expert | buyer | user
+    stance: str = Field(default="neutral", max_length=16)  # supporter | neutral | opponent
+    relationship: str = Field(default="outsider", max_length=16)  # outsider|friend|supplier|partner
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AccountChange(SQLModel, table=True):
+    """One change of an account's stage, opening or a contact's stance, for the digest."""
+
+    __tablename__ = "account_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    changed_by: int = Field(foreign_key="users.id")
+    field_name: str = Field(max_length=32)  # stage | opening | stance:<contact id>
+    old_value: str | None = Field(default=None, max_length=32)
+    new_value: str | None = Field(default=None, max_length=32)
+    changed_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Visit(SQLModel, table=True):
+    """A customer visit: planned with its checklist answers, later done and debriefed."""
+
+    __tablename__ = "visits"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    planned_at: datetime = Field(index=True)
+    status: str = Field(default="planned", max_length=16)  # planned | done | cancelled
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id")
+    contact_name: str | None = Field(default=None, max_length=80)
+    contact_role: str | None = Field(default=None, max_length=16)
+    objective: str | None = Field(default=None, sa_column=Column(Text))
+    customer_action: str | None = Field(default=None, sa_column=Column(Text))
+    territory: str | None = Field(default=None, max_length=8)
+    lead: str | None = Field(default=None, max_length=8)
+    opening: str | None = Field(default=None, max_length=1)
+    strategy: str | None = Field(default=None, max_length=16)
+    questions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    objections: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    proof: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    next_hook: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+    done_at: datetime | None = None
+
+
+class ProbePlan(SQLModel, table=True):
+    """A SPIN question plan for an account, and the needs heard when it was used."""
+
+    __tablename__ = "probe_plans"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    visit_id: int | None = Field(default=None, foreign_key="visits.id")
+    # Each question: {"stage": "situation"…, "direction": "cost"…, "text": …, "source": id|null}
+    questions: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Need(SQLModel, table=True):
+    """A customer need heard in a meeting: implied (a problem) or explicit (a want)."""
+
+    __tablename__ = "needs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    probe_id: int | None = Field(default=None, foreign_key="probe_plans.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(max_length=16)  # implied | explicit
+    implication_asked: bool = False
+    need_payoff_asked: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ObjectionLog(SQLModel, table=True):
+    """An objection a rep met, how they answered it and whether it worked."""
+
+    __tablename__ = "objection_logs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    visit_id: int | None = Field(default=None, foreign_key="visits.id")
+    customer_words: str | None = Field(default=None, sa_column=Column(Text))
+    objection_type: str = Field(max_length=32, index=True)
+    confidence: float | None = None
+    response: str | None = Field(default=None, sa_column=Column(Text))
+    outcome: str | None = Field(default=None, max_length=16)  # worked | partly | failed
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Debrief(SQLModel, table=True):
+    """A post-visit coaching review written by the rep."""
+
+    __tablename__ = "debriefs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    visit_id: int | None = Field(default=None, foreign_key="visits.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    feelings: str | None = Field(default=None, sa_column=Column(Text))
+    objective: str | None = Field(default=None, sa_column=Column(Text))
+    plan: str | None = Field(default=None, sa_column=Column(Text))
+    happened: str | None = Field(default=None, sa_column=Column(Text))
+    why_customer: str | None = Field(default=None, sa_column=Column(Text))
+    outcome: str = Field(max_length=16)  # order | advance | continuation | no_sale
+    went_best: str | None = Field(default=None, sa_column=Column(Text))
+    improve: str | None = Field(default=None, sa_column=Column(Text))
+    ratings: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    next_step: str | None = Field(default=None, sa_column=Column(Text))
+    next_step_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class FollowUp(SQLModel, table=True):
+    """Something a rep must do by a given time, such as a debrief's next step."""
+
+    __tablename__ = "follow_ups"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    debrief_id: int | None = Field(default=None, foreign_key="debriefs.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    due_at: datetime = Field(index=True)
+    status: str = Field(default="open", max_length=16)  # open | done | cancelled
+    created_at: datetime = Field(default_factory=utcnow)
+    done_at: datetime | None = None
