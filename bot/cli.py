@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from bot.logs import configure_logging
 from bot.settings import Settings
+from playbooks.loader import PlaybookError, load_playbooks
 from storage.db import make_engine
 from storage.migrate import current_revision, upgrade
 
@@ -32,6 +34,15 @@ def parser() -> argparse.ArgumentParser:
     database_commands = database.add_subparsers(dest="db_command", required=True)
     database_commands.add_parser("upgrade", help="apply pending migrations")
     database_commands.add_parser("current", help="print the schema revision")
+    playbooks = commands.add_parser("playbooks", help="coaching content")
+    playbook_commands = playbooks.add_subparsers(dest="playbooks_command", required=True)
+    check = playbook_commands.add_parser("check", help="validate a playbook directory")
+    check.add_argument("directory", nargs="?", help="default: the built-in playbooks")
+    objections = commands.add_parser("objections", help="the objection classifier")
+    objection_commands = objections.add_subparsers(dest="objections_command", required=True)
+    classify = objection_commands.add_parser("classify", help="classify a customer's objection")
+    classify.add_argument("text", help="what the customer said, in Chinese or English")
+    classify.add_argument("--json", action="store_true", help="print JSON")
     return root
 
 
@@ -46,10 +57,20 @@ def main(argv: list[str] | None = None) -> int:
         from bot.terminal import run_chat
 
         configure_logging("WARNING", [])
-        run_chat(settings, name=arguments.user)
+        try:
+            run_chat(settings, name=arguments.user)
+        except PlaybookError as error:
+            print(f"Cannot start: the playbooks have problems.\n{error.report()}", file=sys.stderr)
+            return 1
         return 0
     if arguments.command == "db":
         return database_command(settings, arguments.db_command)
+    if arguments.command == "playbooks":
+        from playbooks.check import main as check_main
+
+        return check_main(["check", *([arguments.directory] if arguments.directory else [])])
+    if arguments.command == "objections":
+        return classify_command(settings, arguments.text, as_json=arguments.json)
     return 2
 
 
@@ -60,7 +81,30 @@ def run_bot(settings: Settings) -> int:
         return 2
     from bot.telegram_bot import run_polling
 
-    run_polling(settings)
+    try:
+        run_polling(settings)
+    except PlaybookError as error:
+        print(f"Cannot start: the playbooks have problems.\n{error.report()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def classify_command(settings: Settings, text: str, *, as_json: bool) -> int:
+    """`salescoach objections classify TEXT [--json]`."""
+    from dialogs.objection_classifier import classify_objection
+
+    result = classify_objection(text, load_playbooks(settings.playbook_dir))
+    if as_json:
+        payload = {
+            "type": result.type,
+            "confidence": round(result.confidence, 3),
+            "candidates": [
+                {"type": kind, "score": round(score, 3)} for kind, score in result.candidates
+            ],
+        }
+        print(json.dumps(payload, ensure_ascii=False))
+    else:
+        print(f"{result.type} {result.confidence:.2f}")
     return 0
 
 

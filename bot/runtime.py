@@ -6,12 +6,17 @@ from bot.settings import Settings
 from dialogs.catalog import COMMANDS, DIALOGS
 from dialogs.engine import Engine
 from dialogs.steps import Services
+from playbooks.loader import load_playbooks
 from storage.db import make_engine
 from storage.migrate import upgrade
 
 
 def build_engine(settings: Settings, services: Services) -> Engine:
-    """Open the database, bring its schema up to date, and return a dialog engine."""
+    """Open the database, bring its schema up to date, and return a dialog engine.
+
+    A broken company playbook raises PlaybookError here, before anything runs.
+    """
+    services.playbooks = load_playbooks(settings.playbook_dir)
     database = make_engine(settings.database_url)
     upgrade(database)
     return Engine(database, dialogs=DIALOGS, commands=COMMANDS, services=services)

@@ -1,19 +1,30 @@
-"""Every dialog and command, registered in one place."""
+"""Every dialog and command, registered in one place.
+
+Each area module exports `DIALOGS` and `COMMANDS`; adding an area is one
+import and one entry in `AREAS`.
+"""
 
 from __future__ import annotations
 
+from types import ModuleType
+
+from dialogs import account_dialog
 from dialogs.onboarding import ONBOARDING
 from dialogs.profile import LANGUAGE, TIMEZONE, show_help, show_profile
 from dialogs.steps import Command, Dialog
 from dialogs.teams import INVITE, NEW_TEAM, REVOKE, join_command
 
 MANAGERS = frozenset({"manager"})
+FIELD = frozenset({"rep", "manager", "trainee"})
 
-DIALOGS: tuple[Dialog, ...] = (ONBOARDING, LANGUAGE, TIMEZONE, NEW_TEAM, INVITE, REVOKE)
+_CORE_DIALOGS: tuple[Dialog, ...] = (ONBOARDING, LANGUAGE, TIMEZONE, NEW_TEAM, INVITE, REVOKE)
 
-COMMANDS: tuple[Command, ...] = (
+_CORE_COMMANDS: tuple[Command, ...] = (
     Command("start", "commands.start", dialog="onboarding", before_onboarding=True),
     Command("help", "commands.help", run=show_help, before_onboarding=True),
+)
+
+_PROFILE_COMMANDS: tuple[Command, ...] = (
     Command("whoami", "commands.whoami", run=show_profile),
     Command("language", "commands.language", dialog="language", before_onboarding=True),
     Command("timezone", "commands.timezone", dialog="timezone"),
@@ -23,4 +34,17 @@ COMMANDS: tuple[Command, ...] = (
     Command("revoke", "commands.revoke", dialog="revoke", roles=MANAGERS),
     # Handled by the engine itself; listed for /help and the menu.
     Command("cancel", "commands.cancel", before_onboarding=True),
+)
+
+# The field areas, in the order their commands appear in /help.
+AREAS: tuple[ModuleType, ...] = (account_dialog,)
+
+DIALOGS: tuple[Dialog, ...] = (
+    *_CORE_DIALOGS,
+    *(dialog for area in AREAS for dialog in area.DIALOGS),
+)
+COMMANDS: tuple[Command, ...] = (
+    *_CORE_COMMANDS,
+    *(command for area in AREAS for command in area.COMMANDS),
+    *_PROFILE_COMMANDS,
 )

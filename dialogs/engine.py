@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from babel.dates import format_datetime
 from sqlalchemy import Engine as Database
 
 from dialogs import callbacks
@@ -38,7 +37,7 @@ from dialogs.steps import (
     Step,
     StopDialog,
 )
-from dialogs.texts import Texts
+from dialogs.texts import Texts, format_when
 from playbooks.locales import language_for
 from storage.db import transaction
 from storage.dialog_state import load_state, save_state
@@ -487,10 +486,3 @@ class _Turn:
 
 def _selection_key(step: Step) -> str:
     return f"_selected_{step.id}"
-
-
-def format_when(moment: datetime, t: Texts) -> str:
-    """A date and time as the user's language writes it, e.g. "Tue 24 Nov 2026, 15:00"."""
-    locale = "zh_CN" if t.language == "zh" else "en_GB"
-    pattern = t("formats.datetime")
-    return format_datetime(moment, pattern, tzinfo=moment.tzinfo, locale=locale)

@@ -11,8 +11,10 @@ from typing import Any
 from sqlmodel import Session
 
 from dialogs.io import Outgoing
-from dialogs.texts import Texts
+from dialogs.texts import Texts, format_when
 from dialogs.timezones import zone_for
+from playbooks.loader import load_playbooks
+from playbooks.schema import Playbooks
 from storage.models import User
 
 
@@ -45,6 +47,8 @@ class Services:
     invite_link: Callable[[str], str] = lambda code: f"/start join_{code}"
     # The engine's commands, for help texts and menus.
     commands: list[Command] = field(default_factory=list)
+    # The coaching content; the defaults unless a company directory was loaded.
+    playbooks: Playbooks = field(default_factory=load_playbooks)
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -63,6 +67,19 @@ class Context:
     def zone(self) -> tzinfo:
         """The user's time zone."""
         return zone_for(self.user.timezone)
+
+    @property
+    def playbooks(self) -> Playbooks:
+        """The coaching content."""
+        return self.services.playbooks
+
+    def format_when(self, moment: datetime) -> str:
+        """A stored (UTC) moment shown in the user's zone and language."""
+        return format_when(moment.astimezone(self.zone), self.t)
+
+    def local(self, text: Any) -> str:
+        """Playbook text (anything with `.get(language)`) in the user's language."""
+        return str(text.get(self.user.language))
 
 
 Predicate = Callable[[Context], bool]

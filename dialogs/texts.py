@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, StrictUndefined, Template
+from babel.dates import format_datetime
+from jinja2 import Environment, StrictUndefined, Template, pass_context
+from jinja2.runtime import Context as TemplateContext
 from markupsafe import Markup
 
 from playbooks.locales import load_locale
 
 _environment = Environment(autoescape=True, undefined=StrictUndefined, keep_trailing_newline=False)
+
+
+@pass_context
+def _local(context: TemplateContext, value: Any) -> Any:
+    """`{{ item.label | local }}`: playbook content in the reader's language."""
+    getter = getattr(value, "get", None)
+    if value is None or not callable(getter) or isinstance(value, dict):
+        return value
+    return getter(context.get("_language", "en"))
+
+
+_environment.filters["local"] = _local
 
 
 @lru_cache(maxsize=4096)
@@ -29,7 +44,7 @@ class Texts:
 
     def __call__(self, key: str, **values: Any) -> str:
         """Render `key` with `values`; anything not marked safe is HTML-escaped."""
-        return _template(self.language, key).render(**values).strip()
+        return _template(self.language, key).render(_language=self.language, **values).strip()
 
     def safe(self, key: str, **values: Any) -> Markup:
         """Render `key` for embedding in another template without re-escaping."""
@@ -65,3 +80,9 @@ def split_message(text: str, limit: int) -> list[str]:
     if current.strip():
         chunks.append(current)
     return [chunk for chunk in chunks if chunk.strip()]
+
+
+def format_when(moment: datetime, t: Texts) -> str:
+    """A date and time as the user's language writes it, e.g. "Tue 24 Nov 2026, 15:00"."""
+    locale = "zh_CN" if t.language == "zh" else "en_GB"
+    return format_datetime(moment, t("formats.datetime"), tzinfo=moment.tzinfo, locale=locale)

@@ -1,0 +1,122 @@
+"""Accounts: `/account` creates or updates one, `/accounts` lists them and shows a card.
+
+Also the account picker the other field dialogs reuse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialogs.steps import AnswerKind, Context, Option, Step
+from storage.accounts import (
+    find_account_by_name,
+    get_account,
+    list_accounts,
+)
+from storage.models import Account
+
+NEW = "new"
+MAX_NAME = 120
+FIELD_ROLES = frozenset({"rep", "manager", "trainee"})
+
+
+# ----- the picker ---------------------------------------------------------------
+
+
+def account_options(ctx: Context) -> list[Option]:
+    """The rep's recent accounts as buttons, then "new account"."""
+    accounts = list_accounts(ctx.session, ctx.user.id or 0, limit=12)
+    options = [Option(f"a{account.id}", account.name[:40], literal=True) for account in accounts]
+    return [*options, Option(NEW, "accounts.new_button")]
+
+
+def store_picked_account(ctx: Context, value: Any) -> None:
+    """Remember the chosen account; a typed name picks a match or starts a new account."""
+    text = str(value)
+    account: Account | None = None
+    if text.startswith("a") and text[1:].isdigit():
+        account = get_account(ctx.session, ctx.user.id or 0, int(text[1:]))
+    elif text != NEW:
+        account = find_account_by_name(ctx.session, ctx.user.id or 0, text)
+        if account is None:
+            ctx.data["new_account_name"] = text[:MAX_NAME]
+    ctx.data["account_id"] = account.id if account else None
+    if account is not None:
+        ctx.data["account_name"] = account.name
+        ctx.data.pop("new_account_name", None)
+
+
+def validate_picked_account(ctx: Context, value: Any) -> str | None:
+    """An `a<id>` key must name one of the rep's own accounts (forged ids are refused)."""
+    text = str(value)
+    is_key = text.startswith("a") and text[1:].isdigit()
+    if is_key and get_account(ctx.session, ctx.user.id or 0, int(text[1:])) is None:
+        return "errors.not_a_choice"
+    if len(text) > MAX_NAME:
+        return "accounts.name_too_long"
+    return None
+
+
+def is_new_account(ctx: Context) -> bool:
+    """Whether the picked account still has to be created."""
+    return ctx.data.get("account_id") is None
+
+
+def pick_account_step(prompt: str = "accounts.pick") -> Step:
+    """A step choosing one of the rep's accounts, or typing a new one's name."""
+    return Step(
+        id="account",
+        prompt=prompt,
+        kind=AnswerKind.CHOICE,
+        options=account_options,
+        accepts_text=True,
+        max_length=MAX_NAME,
+        validate=validate_picked_account,
+        store=store_picked_account,
+    )
+
+
+def industry_options(ctx: Context) -> list[Option]:
+    """Industries from the playbook."""
+    return [
+        Option(industry.id, ctx.local(industry.label), literal=True)
+        for industry in ctx.playbooks.industries.values()
+    ]
+
+
+def new_account_steps() -> tuple[Step, ...]:
+    """Name and industry of an account created inline, asked only when it is new."""
+    return (
+        Step(
+            id="new_account_name",
+            prompt="accounts.ask_name",
+            max_length=MAX_NAME,
+            when=lambda ctx: is_new_account(ctx) and not ctx.data.get("new_account_name"),
+        ),
+        Step(
+            id="new_account_industry",
+            prompt="accounts.ask_industry",
+            kind=AnswerKind.CHOICE,
+            options=industry_options,
+            columns=2,
+            when=is_new_account,
+        ),
+    )
+
+
+def ensure_account(ctx: Context) -> Account:
+    """The picked account, created now if it is new."""
+    account_id = ctx.data.get("account_id")
+    if account_id is not None:
+        account = get_account(ctx.session, ctx.user.id or 0, int(account_id))
+        assert account is not None
+        return account
+    account = Account(
+        owner_id=ctx.user.id or 0,
+        name=str(ctx.data.get("new_account_name") or "?")[:MAX_NAME],
+        industry=ctx.data.get("new_account_industry"),
+    )
+    ctx.session.add(account)
+    ctx.session.flush()
+    ctx.data["account_id"] = account.id
+    return account
