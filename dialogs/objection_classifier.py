@@ -78,10 +78,6 @@ def words(text: str) -> list[str]:
     return [_stem(_CONTRACTIONS.get(w, w)) for w in _WORD.findall(text)]
 
 
-def _cjk_text(text: str) -> str:
-    return "|".join(_CJK_RUN.findall(text))
-
-
 # --- feature vectors for similarity -----------------------------------------
 
 

@@ -1,0 +1,502 @@
+"""Pydantic models for every kind of playbook content, so bad YAML fails loudly and early."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+LANGUAGES: tuple[str, str] = ("zh", "en")
+
+Level = Literal["high", "low"]
+SpinStage = Literal["situation", "problem", "implication", "need_payoff"]
+Territory = Literal["ours", "neutral", "theirs"]
+Lead = Literal["lead", "even", "trail"]
+OpeningClass = Literal["normal", "problem", "abnormal"]
+GridLetter = Literal["A", "B", "C", "D", "E", "F", "G", "H", "I"]
+Skill = Literal["appointment", "introduction", "probing", "presentation", "objection"]
+AnswerKind = Literal["text", "choice", "multi_choice", "scale", "yes_no"]
+DebriefPhase = Literal["feelings", "objective_plan_result", "why_buyer", "best_improve", "practice"]
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+def _in_range(what: str, low: int, high: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"{what} out of range: {value} (allowed {low}–{high})")
+        return value
+
+    return AfterValidator(check)
+
+
+Threshold = Annotated[int, _in_range("threshold", 1, 10)]
+Score = Annotated[int, _in_range("score", 1, 10)]
+ClassNumber = Annotated[int, _in_range("class number", 1, 4)]
+
+
+class Model(BaseModel):
+    """Base for all playbook models: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+def _is_blank(value: Any, *, is_list: bool) -> bool:
+    if value is None:
+        return True
+    if is_list:
+        return isinstance(value, list) and not value
+    return isinstance(value, str) and not value.strip()
+
+
+def _missing_languages(data: dict[Any, Any], *, is_list: bool) -> list[str]:
+    return [lang for lang in LANGUAGES if _is_blank(data.get(lang), is_list=is_list)]
+
+
+def _require_languages(data: Any, *, is_list: bool) -> Any:
+    if isinstance(data, str | list):
+        raise ValueError("expected a mapping with zh and en translations")
+    if isinstance(data, dict):
+        missing = _missing_languages(data, is_list=is_list)
+        if missing:
+            raise ValueError(f"missing translation ({', '.join(missing)})")
+    return data
+
+
+class Localized(Model):
+    """One piece of user-facing text in both languages."""
+
+    zh: str
+    en: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _both_languages(cls, data: Any) -> Any:
+        return _require_languages(data, is_list=False)
+
+    def get(self, language: str) -> str:
+        """The text in `language` ("zh" or "en"; anything else falls back to English)."""
+        return self.zh if language == "zh" else self.en
+
+
+class LocalizedList(Model):
+    """A list of phrases per language (examples, cue words); the lists need not align."""
+
+    zh: list[str]
+    en: list[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _both_languages(cls, data: Any) -> Any:
+        return _require_languages(data, is_list=True)
+
+    def get(self, language: str) -> list[str]:
+        """The phrases in `language`."""
+        return self.zh if language == "zh" else self.en
+
+    def all(self) -> list[str]:
+        """The phrases of both languages."""
+        return [*self.zh, *self.en]
+
+
+class Item(Model):
+    """Anything addressable by id; ids are unique per section and overridable by id."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN, max_length=40)]
+
+
+class Term(Item):
+    """A named concept with a one-line explanation."""
+
+    label: Localized
+    description: Localized
+
+
+# --- questions.yaml ---------------------------------------------------------
+
+
+class Industry(Item):
+    label: Localized
+
+
+class Direction(Term):
+    """One of the six background-probing directions around the product."""
+
+
+class SpinStageInfo(Term):
+    """A SPIN stage's label and what its questions are for."""
+
+
+ANY_INDUSTRY = "any"
+
+
+def _any_as_list(value: Any) -> Any:
+    return [value] if value == ANY_INDUSTRY else value
+
+
+class Question(Item):
+    stage: SpinStage
+    direction: str | None = None
+    industries: Annotated[list[str], BeforeValidator(_any_as_list)] = [ANY_INDUSTRY]
+    text: Localized
+
+    def suits(self, industry: str | None) -> bool:
+        """True when this question fits `industry` (None means any)."""
+        return industry is None or ANY_INDUSTRY in self.industries or industry in self.industries
+
+
+# --- objections.yaml --------------------------------------------------------
+
+
+class ResponseStrategy(Model):
+    name: Localized
+    how: Localized
+
+
+class Objection(Item):
+    label: Localized
+    description: Localized
+    examples: LocalizedList
+    keywords: LocalizedList
+    probing: Annotated[list[Localized], Field(min_length=3)]
+    strategies: Annotated[list[ResponseStrategy], Field(min_length=3)]
+    confirm: Localized
+    drill: str
+
+
+# --- frameworks.yaml --------------------------------------------------------
+
+
+class Drill(Item):
+    title: Localized
+    skill: Skill
+    setup: Localized
+    customer_brief: Localized
+    rep_goal: Localized
+    objections: list[str] = []
+
+
+class CompetitiveStrategy(Term):
+    when: Localized
+    risk: Localized
+
+
+class FunnelStage(Term):
+    exit_criteria: Localized
+
+
+class DecisionRole(Term):
+    typical_titles: LocalizedList
+    what_they_care_about: Localized
+
+
+class Stance(Term):
+    approach: Localized
+
+
+class RelationshipType(Term):
+    personal_trust: bool
+    business: bool
+    next_step: Localized
+
+
+class CallOutcome(Term):
+    success: bool
+
+
+class ProofType(Term):
+    best_for: Localized
+
+
+class Thresholds(Model):
+    """A score at or above the threshold counts as high."""
+
+    short_term: Threshold
+    long_term: Threshold
+
+
+class ValueClass(Model):
+    number: ClassNumber
+    short_term: Level
+    long_term: Level
+    label: Localized
+    action: Localized
+
+
+class PortfolioDiagnosis(Model):
+    dominant_class: ClassNumber
+    diagnosis: Localized
+    action: Localized
+
+
+class ValueMatrix(Model):
+    thresholds: Thresholds
+    short_term_guide: Localized
+    long_term_guide: Localized
+    classes: list[ValueClass]
+    portfolio: list[PortfolioDiagnosis]
+
+    @model_validator(mode="after")
+    def _each_quadrant_once(self) -> ValueMatrix:
+        seen = {(c.short_term, c.long_term) for c in self.classes}
+        if len(seen) != 4 or len(self.classes) != 4:
+            raise ValueError("value matrix needs exactly one class per short/long high/low pair")
+        return self
+
+    def level(self, score: int, axis: Literal["short_term", "long_term"]) -> Level:
+        """Whether `score` on `axis` counts as high or low."""
+        return "high" if score >= getattr(self.thresholds, axis) else "low"
+
+    def classify(self, short_term: int, long_term: int) -> ValueClass:
+        """The class of an opportunity from its two 1–10 scores."""
+        key = (self.level(short_term, "short_term"), self.level(long_term, "long_term"))
+        return next(c for c in self.classes if (c.short_term, c.long_term) == key)
+
+    def diagnosis(self, dominant_class: int) -> PortfolioDiagnosis | None:
+        """The manager's diagnosis when `dominant_class` dominates the pipeline."""
+        return next((d for d in self.portfolio if d.dominant_class == dominant_class), None)
+
+
+class AxisValue(Model):
+    id: str
+    label: Localized
+    description: Localized
+
+
+class OpeningCell(Model):
+    letter: GridLetter
+    territory: Territory
+    lead: Lead
+    opening_class: OpeningClass = Field(alias="class")
+    situation: Localized
+    move: Localized
+    strategy: str
+    inferred: bool = False
+
+
+class OpeningGrid(Model):
+    territories: list[AxisValue]
+    leads: list[AxisValue]
+    classes: list[AxisValue]
+    cells: list[OpeningCell]
+
+    @model_validator(mode="after")
+    def _nine_distinct_cells(self) -> OpeningGrid:
+        pairs = {(c.territory, c.lead) for c in self.cells}
+        letters = {c.letter for c in self.cells}
+        if len(self.cells) != 9 or len(pairs) != 9 or len(letters) != 9:
+            raise ValueError("opening grid needs 9 cells: one per territory × lead, letters A–I")
+        return self
+
+    def cell(self, territory: Territory, lead: Lead) -> OpeningCell:
+        """The opening position for a territory and the current lead."""
+        return next(c for c in self.cells if (c.territory, c.lead) == (territory, lead))
+
+    def by_letter(self, letter: str) -> OpeningCell:
+        """The cell with `letter` (A–I)."""
+        return next(c for c in self.cells if c.letter == letter)
+
+
+class ExistingTier(Model):
+    id: str
+    contribution: Level
+    stability: Level
+    label: Localized
+    strategy: Localized
+    rep_time: Localized
+    actions: list[Localized]
+
+
+class PotentialTier(Model):
+    id: str
+    expected_contribution: Level
+    intent: Level
+    label: Localized
+    strategy: Localized
+    rep_time: Localized
+    actions: list[Localized]
+
+
+class ReasonCounter(Model):
+    id: str
+    reason: Localized
+    counter: Localized
+
+
+class AccountTiers(Model):
+    existing: list[ExistingTier]
+    potential: list[PotentialTier]
+    wavering_reasons: list[ReasonCounter]
+    low_intent_reasons: list[ReasonCounter]
+    future_sources: list[Localized]
+
+    @model_validator(mode="after")
+    def _each_quadrant_once(self) -> AccountTiers:
+        existing = {(t.contribution, t.stability) for t in self.existing}
+        potential = {(t.expected_contribution, t.intent) for t in self.potential}
+        if len(self.existing) != 4 or len(existing) != 4:
+            raise ValueError("existing tiers need one tier per contribution × stability pair")
+        if len(self.potential) != 4 or len(potential) != 4:
+            raise ValueError("potential tiers need one tier per contribution × intent pair")
+        return self
+
+    def existing_tier(self, contribution: Level, stability: Level) -> ExistingTier:
+        """The tier of an existing customer."""
+        return next(
+            t for t in self.existing if (t.contribution, t.stability) == (contribution, stability)
+        )
+
+    def potential_tier(self, expected_contribution: Level, intent: Level) -> PotentialTier:
+        """The tier of a potential customer."""
+        pair = (expected_contribution, intent)
+        return next(t for t in self.potential if (t.expected_contribution, t.intent) == pair)
+
+
+# --- coaching.yaml ----------------------------------------------------------
+
+
+class ChecklistItem(Item):
+    prompt: Localized
+    why: Localized
+    answer: AnswerKind = "text"
+    choices_from: str | None = None
+    optional: bool = False
+    after: str | None = None
+
+
+class ObjectiveCoaching(Model):
+    """Cues that tell a vague visit objective from one naming a customer action."""
+
+    no_action_cues: LocalizedList
+    action_cues: LocalizedList
+    vague_feedback: Localized
+    good_examples: LocalizedList
+    rewrite_prompt: Localized
+
+
+class DebriefQuestion(Item):
+    phase: DebriefPhase
+    text: Localized
+    coach_note: Localized | None = None
+
+
+class RatingLevel(Model):
+    score: Score
+    label: Localized
+
+
+class RatingItem(Item):
+    label: Localized
+    question: Localized
+    levels: dict[int, Localized]
+
+
+class SelfRating(Model):
+    scale: list[RatingLevel]
+    items: list[RatingItem]
+
+    @model_validator(mode="after")
+    def _levels_match_scale(self) -> SelfRating:
+        scores = {level.score for level in self.scale}
+        for item in self.items:
+            if set(item.levels) != scores:
+                raise ValueError(f"rating item '{item.id}' must describe scores {sorted(scores)}")
+        return self
+
+    @property
+    def maximum(self) -> int:
+        """The best possible total."""
+        return max(level.score for level in self.scale) * len(self.items)
+
+
+# --- files and the merged set -----------------------------------------------
+
+COLLECTIONS: dict[str, type[Item]] = {
+    "industries": Industry,
+    "directions": Direction,
+    "spin_stages": SpinStageInfo,
+    "questions": Question,
+    "objections": Objection,
+    "drills": Drill,
+    "competitive_strategies": CompetitiveStrategy,
+    "funnel_stages": FunnelStage,
+    "decision_roles": DecisionRole,
+    "stances": Stance,
+    "relationship_types": RelationshipType,
+    "call_outcomes": CallOutcome,
+    "proof_types": ProofType,
+    "pre_visit_checklist": ChecklistItem,
+    "debrief_questions": DebriefQuestion,
+}
+"""Sections that are lists of items with ids: merged by id across files."""
+
+SINGLETONS: dict[str, type[Model]] = {
+    "value_matrix": ValueMatrix,
+    "opening_grid": OpeningGrid,
+    "account_tiers": AccountTiers,
+    "objective_coaching": ObjectiveCoaching,
+    "self_rating": SelfRating,
+}
+"""Sections that are one object: a company file replaces the default one whole."""
+
+
+class PlaybookFile(Model):
+    """One YAML file: any subset of the sections."""
+
+    industries: list[Industry] | None = None
+    directions: list[Direction] | None = None
+    spin_stages: list[SpinStageInfo] | None = None
+    questions: list[Question] | None = None
+    objections: list[Objection] | None = None
+    drills: list[Drill] | None = None
+    competitive_strategies: list[CompetitiveStrategy] | None = None
+    funnel_stages: list[FunnelStage] | None = None
+    decision_roles: list[DecisionRole] | None = None
+    stances: list[Stance] | None = None
+    relationship_types: list[RelationshipType] | None = None
+    call_outcomes: list[CallOutcome] | None = None
+    proof_types: list[ProofType] | None = None
+    pre_visit_checklist: list[ChecklistItem] | None = None
+    debrief_questions: list[DebriefQuestion] | None = None
+    value_matrix: ValueMatrix | None = None
+    opening_grid: OpeningGrid | None = None
+    account_tiers: AccountTiers | None = None
+    objective_coaching: ObjectiveCoaching | None = None
+    self_rating: SelfRating | None = None
+
+
+class Playbooks(Model):
+    """The merged, checked content the dialogs read; collections are keyed by id, in order."""
+
+    industries: dict[str, Industry]
+    directions: dict[str, Direction]
+    spin_stages: dict[str, SpinStageInfo]
+    questions: dict[str, Question]
+    objections: dict[str, Objection]
+    drills: dict[str, Drill]
+    competitive_strategies: dict[str, CompetitiveStrategy]
+    funnel_stages: dict[str, FunnelStage]
+    decision_roles: dict[str, DecisionRole]
+    stances: dict[str, Stance]
+    relationship_types: dict[str, RelationshipType]
+    call_outcomes: dict[str, CallOutcome]
+    proof_types: dict[str, ProofType]
+    pre_visit_checklist: dict[str, ChecklistItem]
+    debrief_questions: dict[str, DebriefQuestion]
+    value_matrix: ValueMatrix
+    opening_grid: OpeningGrid
+    account_tiers: AccountTiers
+    objective_coaching: ObjectiveCoaching
+    self_rating: SelfRating
+
+    def questions_for(
+        self, stage: SpinStage, industry: str | None = None, direction: str | None = None
+    ) -> list[Question]:
+        """The questions of a SPIN stage that suit an industry (and a direction, if given)."""
+        return [
+            q
+            for q in self.questions.values()
+            if q.stage == stage
+            and q.suits(industry)
+            and (direction is None or q.direction == direction)
+        ]
