@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.settings import Settings
-from dialogs.catalog import COMMANDS, DIALOGS
+from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
 from dialogs.engine import Engine
 from dialogs.steps import Services
 from playbooks.loader import load_playbooks
@@ -19,4 +19,4 @@ def build_engine(settings: Settings, services: Services) -> Engine:
     services.playbooks = load_playbooks(settings.playbook_dir)
     database = make_engine(settings.database_url)
     upgrade(database)
-    return Engine(database, dialogs=DIALOGS, commands=COMMANDS, services=services)
+    return Engine(database, dialogs=DIALOGS, commands=COMMANDS, actions=ACTIONS, services=services)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import (
+    Bot,
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -18,7 +20,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -29,6 +31,12 @@ from telegram.ext import (
     filters,
 )
 
+from bot.reminders import (
+    DeliveryBlocked,
+    DeliveryFailed,
+    DeliveryRetry,
+    Dispatcher,
+)
 from bot.runtime import build_engine
 from bot.settings import Settings
 from bot.updates import PerUserUpdateProcessor
@@ -38,9 +46,13 @@ from dialogs.profile import visible_commands
 from dialogs.steps import Services
 from dialogs.texts import Texts, split_message
 from playbooks.locales import LANGUAGES, language_for
+from storage.models import User
 
 log = logging.getLogger(__name__)
 ENGINE_KEY = "engine"
+DISPATCHER_KEY = "dispatcher"
+INTERVAL_KEY = "dispatch_interval"
+DISPATCH_INTERVAL_SECONDS = 2.0
 PLATFORM = "telegram"
 # Media kinds we name when a user sends something other than text.
 _MEDIA = ("photo", "sticker", "voice", "video", "video_note", "audio", "document", "animation",
@@ -85,17 +97,22 @@ async def send_replies(
         replaceable = query is not None and isinstance(query.message, Message)
         if outgoing.replace and replaceable and await _replace(query.message, outgoing):  # type: ignore[union-attr,arg-type]
             continue
-        chunks = split_message(outgoing.text, MessageLimit.MAX_TEXT_LENGTH)
-        for index, chunk in enumerate(chunks):
-            last = index == len(chunks) - 1
-            await context.bot.send_message(
-                chat.id,
-                chunk,
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard(outgoing) if last else None,
-            )
-        for name, content in outgoing.attachments.items():
-            await context.bot.send_photo(chat.id, content, filename=name)
+        await send_to_chat(context.bot, chat.id, outgoing)
+
+
+async def send_to_chat(bot: Bot, chat_id: int, outgoing: Outgoing) -> None:
+    """Send one reply to a chat, split below Telegram's limit, buttons on the last part."""
+    chunks = split_message(outgoing.text, MessageLimit.MAX_TEXT_LENGTH)
+    for index, chunk in enumerate(chunks):
+        last = index == len(chunks) - 1
+        await bot.send_message(
+            chat_id,
+            chunk,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(outgoing) if last else None,
+        )
+    for name, content in outgoing.attachments.items():
+        await bot.send_photo(chat_id, content, filename=name)
 
 
 async def _replace(message: Message, outgoing: Outgoing) -> bool:
@@ -194,6 +211,53 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             log.warning("could not tell user %s about the error", user.id if user else None)
 
 
+def telegram_delivery(bot: Bot) -> Callable[[User, Outgoing], Awaitable[None]]:
+    """Deliver a reminder to a user, translating Telegram's errors for the dispatcher."""
+
+    async def deliver(user: User, outgoing: Outgoing) -> None:
+        try:
+            await send_to_chat(bot, int(user.platform_user_id), outgoing)
+        except Forbidden as error:
+            raise DeliveryBlocked(str(error)) from error
+        except RetryAfter as error:
+            raise DeliveryRetry("rate limited", _seconds(error.retry_after)) from error
+        except BadRequest as error:  # a NetworkError subclass, but permanent
+            raise DeliveryFailed(str(error)) from error
+        except NetworkError as error:  # timeouts, 5xx, dropped connections
+            raise DeliveryRetry(type(error).__name__) from error
+
+    return deliver
+
+
+def _seconds(value: object) -> float:
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
+
+
+async def dispatch_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The JobQueue (APScheduler) tick: deliver whatever is due."""
+    dispatcher: Dispatcher = context.bot_data[DISPATCHER_KEY]
+    await dispatcher.run_once()
+
+
+async def start_background_jobs(application: Application) -> None:  # type: ignore[type-arg]
+    """Command menus, then the reminder dispatcher ticking every few seconds."""
+    await set_command_menus(application)
+    engine: Engine = application.bot_data[ENGINE_KEY]
+    application.bot_data[DISPATCHER_KEY] = Dispatcher(
+        engine, PLATFORM, telegram_delivery(application.bot)
+    )
+    assert application.job_queue is not None
+    interval = application.bot_data.get(INTERVAL_KEY, DISPATCH_INTERVAL_SECONDS)
+    application.job_queue.run_repeating(
+        dispatch_reminders,
+        interval=interval,
+        first=0,
+        name="reminders",
+        job_kwargs={"max_instances": 2, "coalesce": True, "misfire_grace_time": None},
+    )
+
+
 async def set_command_menus(application: Application) -> None:  # type: ignore[type-arg]
     """The command menu, once per language plus a default."""
     engine: Engine = application.bot_data[ENGINE_KEY]
@@ -215,7 +279,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .token(token)
         .concurrent_updates(PerUserUpdateProcessor())
         .rate_limiter(AIORateLimiter(max_retries=3))
-        .post_init(set_command_menus)
+        .post_init(start_background_jobs)
     )
     if settings.telegram_api_url:
         builder = builder.base_url(settings.telegram_api_url)

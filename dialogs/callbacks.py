@@ -37,3 +37,32 @@ def decode(payload: str | None) -> ButtonData | None:
     if match is None:
         return None
     return ButtonData(version=int(match.group(1)), key=match.group(2))
+
+
+# "@r12:done": the "@" keeps action buttons apart from dialog buttons ("v12:key").
+_ACTION = re.compile(r"^@([a-z])(\d{1,12}):([a-z0-9_]{1,20})$")
+
+
+@dataclass(frozen=True)
+class ActionData:
+    """A button outside any dialog, such as a reminder's Done: what it acts on and how."""
+
+    prefix: str
+    target_id: int
+    verb: str
+
+
+def encode_action(prefix: str, target_id: int, verb: str) -> str:
+    """Data for a button that acts on object `target_id` of the kind named by `prefix`."""
+    data = f"@{prefix}{target_id}:{verb}"
+    if not _ACTION.match(data):
+        raise ValueError(f"bad action button {data!r}")
+    return data
+
+
+def decode_action(payload: str | None) -> ActionData | None:
+    """Parse action button data; None when it is not one."""
+    match = _ACTION.match(payload or "")
+    if match is None:
+        return None
+    return ActionData(match.group(1), int(match.group(2)), match.group(3))

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from dialogs import account_dialog
+from dialogs import account_dialog, followups, reminder_settings
 from dialogs.onboarding import ONBOARDING
 from dialogs.profile import LANGUAGE, TIMEZONE, show_help, show_profile
-from dialogs.steps import Command, Dialog
+from dialogs.steps import Action, Command, Dialog
 from dialogs.teams import INVITE, NEW_TEAM, REVOKE, join_command
 
 MANAGERS = frozenset({"manager"})
@@ -37,7 +37,7 @@ _PROFILE_COMMANDS: tuple[Command, ...] = (
 )
 
 # The field areas, in the order their commands appear in /help.
-AREAS: tuple[ModuleType, ...] = (account_dialog,)
+AREAS: tuple[ModuleType, ...] = (account_dialog, followups, reminder_settings)
 
 DIALOGS: tuple[Dialog, ...] = (
     *_CORE_DIALOGS,
@@ -48,3 +48,9 @@ COMMANDS: tuple[Command, ...] = (
     *(command for area in AREAS for command in area.COMMANDS),
     *_PROFILE_COMMANDS,
 )
+# Buttons outside dialogs (a reminder's Done, Snooze…), by data prefix.
+ACTIONS: dict[str, Action] = {
+    prefix: action
+    for area in AREAS
+    for prefix, action in getattr(area, "ACTIONS", {}).items()
+}

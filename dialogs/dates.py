@@ -107,3 +107,35 @@ def parse_when(
         return None
     local = parsed.astimezone(zone) if parsed.tzinfo else parsed.replace(tzinfo=zone)
     return local.replace(microsecond=0)
+
+
+def find_when(
+    text: str, zone: tzinfo, *, now: datetime, language: str, month_first: bool = False
+) -> tuple[datetime, str] | None:
+    """A moment named somewhere inside `text`, and the text without it.
+
+    "明天上午9点 给王总打电话" gives tomorrow 09:00 and "给王总打电话".
+    """
+    from dateparser.search import search_dates
+
+    cleaned = text.strip()
+    if not cleaned or len(cleaned) > 500:
+        return None
+    if _has_chinese(cleaned):
+        cleaned = _rewrite_chinese(cleaned, now.astimezone(zone).date())
+    settings: dict[str, Any] = {
+        "RETURN_AS_TIMEZONE_AWARE": False,
+        "PREFER_DATES_FROM": "future",
+        "DATE_ORDER": "MDY" if month_first or language == "zh" else "DMY",
+        "RELATIVE_BASE": now.astimezone(zone).replace(tzinfo=None),
+    }
+    try:
+        found = search_dates(cleaned, languages=["zh", "en"], settings=settings)
+    except (ValueError, OverflowError):
+        return None
+    if not found:
+        return None
+    phrase, parsed = found[0]
+    local = parsed.astimezone(zone) if parsed.tzinfo else parsed.replace(tzinfo=zone)
+    remainder = " ".join(cleaned.replace(phrase, " ", 1).split())
+    return local.replace(microsecond=0), remainder

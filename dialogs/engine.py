@@ -7,11 +7,12 @@ It knows nothing of any chat platform. Adapters turn platform updates into
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine as Database
+from sqlmodel import Session
 
 from dialogs import callbacks
 from dialogs.answers import (
@@ -28,6 +29,7 @@ from dialogs.dates import parse_when
 from dialogs.io import Button, Incoming, InputKind, Outgoing, Sender
 from dialogs.steps import (
     END,
+    Action,
     AnswerKind,
     Command,
     Context,
@@ -41,7 +43,7 @@ from dialogs.texts import Texts, format_when
 from playbooks.locales import language_for
 from storage.db import transaction
 from storage.dialog_state import load_state, save_state
-from storage.models import DialogState, utcnow
+from storage.models import DialogState, User, utcnow
 from storage.users import get_or_create_user
 
 # Button keys the engine itself understands; option keys never start with "~".
@@ -60,6 +62,7 @@ class Engine:
         *,
         dialogs: Sequence[Dialog],
         commands: Sequence[Command],
+        actions: Mapping[str, Action] | None = None,
         services: Services | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -68,7 +71,19 @@ class Engine:
         self.commands = {command.name: command for command in commands}
         self.services = services or Services()
         self.services.commands = list(commands)
+        self.services.actions = dict(actions or {})
         self.clock = clock
+
+    def context_for(self, session: Session, user: User) -> Context:
+        """A context for work outside a conversation turn (composing a reminder)."""
+        return Context(
+            session=session,
+            user=user,
+            data={},
+            t=Texts(user.language),
+            now=self.clock(),
+            services=self.services,
+        )
 
     def handle(self, sender: Sender, incoming: Incoming | None) -> list[Outgoing]:
         """Answer one input; the answer and the new state commit together or not at all.
@@ -176,6 +191,9 @@ class _Turn:
         return self.answer(step, text=text)
 
     def on_button(self, payload: str | None) -> list[Outgoing]:
+        action = callbacks.decode_action(payload)
+        if action is not None:
+            return self.on_action(action)
         pressed = callbacks.decode(payload)
         step = self.step
         if pressed is None or step is None or pressed.version != self.state.version:
@@ -183,6 +201,17 @@ class _Turn:
         if pressed.key.startswith("~"):
             return self.on_control(pressed.key)
         return self.answer(step, key=pressed.key)
+
+    def on_action(self, action: callbacks.ActionData) -> list[Outgoing]:
+        handler = self.engine.services.actions.get(action.prefix)
+        if handler is None or self.ctx.user.onboarded_at is None:
+            return self.stale()
+        before = (self.state.dialog, self.state.version)
+        replies = handler(self, action)
+        self._save_data()
+        if (self.state.dialog, self.state.version) == before:
+            replies.extend(self.reprompt())  # the open question, if any, is still open
+        return replies
 
     def stale(self) -> list[Outgoing]:
         notice = self.t("common.stale_button")

@@ -8,6 +8,7 @@ from dialogs.io import Outgoing
 from dialogs.steps import AnswerKind, Command, Context, Dialog, Option, Step
 from dialogs.timezones import COMMON_ZONES, describe_zone, normalise_timezone
 from playbooks.locales import LANGUAGES
+from storage.reminders import shift_for_new_zone
 from storage.teams import user_teams
 
 
@@ -84,8 +85,10 @@ def timezone_store(ctx: Context, value: Any) -> None:
 
 
 def _finish_timezone(ctx: Context) -> list[Outgoing]:
+    old_zone = ctx.zone
     ctx.user.timezone = str(ctx.data["timezone"])
     ctx.session.add(ctx.user)
+    shift_for_new_zone(ctx.session, ctx.user.id or 0, old_zone, ctx.zone)
     return [Outgoing(ctx.t("profile.timezone_set", zone=describe_zone(ctx.user.timezone)))]
 
 

@@ -6,10 +6,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
+from dialogs.callbacks import ActionData
 from dialogs.io import Outgoing
 from dialogs.texts import Texts, format_when
 from dialogs.timezones import zone_for
@@ -47,6 +48,8 @@ class Services:
     invite_link: Callable[[str], str] = lambda code: f"/start join_{code}"
     # The engine's commands, for help texts and menus.
     commands: list[Command] = field(default_factory=list)
+    # Action buttons by prefix letter (e.g. "r" for reminders).
+    actions: dict[str, Action] = field(default_factory=dict)
     # The coaching content; the defaults unless a company directory was loaded.
     playbooks: Playbooks = field(default_factory=load_playbooks)
     extras: dict[str, Any] = field(default_factory=dict)
@@ -132,6 +135,20 @@ class Dialog:
         ids = [step.id for step in self.steps]
         index = ids.index(step_id)
         return ids[index + 1] if index + 1 < len(ids) else END
+
+
+class Turn(Protocol):
+    """What an action button's handler may do besides reading the context."""
+
+    ctx: Context
+
+    def start_dialog(self, dialog_id: str, args: str) -> list[Outgoing]:
+        """Start a dialog, as its command would."""
+        ...
+
+
+# Handles a button that acts on an object outside any dialog (a reminder's Done).
+Action = Callable[[Turn, ActionData], list[Outgoing]]
 
 
 class StopDialog(Exception):

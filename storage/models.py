@@ -30,6 +30,11 @@ class User(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     active: bool = Field(default=True)
     onboarded_at: datetime | None = None
+    # Reminder preferences (/settings): quiet hours in local "HH:MM", lead times in minutes.
+    quiet_start: str = Field(default="21:00", max_length=5)
+    quiet_end: str = Field(default="08:00", max_length=5)
+    brief_lead_minutes: int = Field(default=60)
+    debrief_after_minutes: int = Field(default=90)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -261,3 +266,31 @@ class FollowUp(SQLModel, table=True):
     status: str = Field(default="open", max_length=16)  # open | done | cancelled
     created_at: datetime = Field(default_factory=utcnow)
     done_at: datetime | None = None
+
+
+class Reminder(SQLModel, table=True):
+    """A message due to a user at a time; the database, not the scheduler, is the truth.
+
+    Status moves pending → sending → sent, or back to pending with a later
+    `due_at` after a retryable failure, or to failed / unknown / cancelled.
+    """
+
+    __tablename__ = "reminders"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    kind: str = Field(max_length=16)  # visit_brief | visit_debrief | follow_up | drill
+    # One reminder per purpose: re-scheduling the same thing updates, never duplicates.
+    dedup_key: str = Field(max_length=64, unique=True)
+    due_at: datetime = Field(index=True)
+    original_due_at: datetime  # what the user asked for, before quiet hours or snoozes
+    status: str = Field(default="pending", max_length=16, index=True)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=200)
+    visit_id: int | None = Field(default=None, foreign_key="visits.id")
+    follow_up_id: int | None = Field(default=None, foreign_key="follow_ups.id")
+    asked_count: int = Field(default=0)  # how often "How did it go?" was put off with Later
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    late: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)

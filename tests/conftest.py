@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine as Database
 
-from dialogs.catalog import COMMANDS, DIALOGS
+from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
 from dialogs.engine import Engine
 from dialogs.steps import Services
 from storage.db import make_engine
@@ -36,6 +36,7 @@ def engine(database: Database) -> Engine:
         database,
         dialogs=DIALOGS,
         commands=COMMANDS,
+        actions=ACTIONS,
         services=Services(invite_link=lambda code: f"https://t.me/test_bot?start=join_{code}"),
         clock=lambda: FIXED_NOW,
     )

@@ -1,0 +1,208 @@
+"""The reminder dispatcher: claims due rows, composes them, delivers them, records the outcome.
+
+APScheduler (through PTB's JobQueue) only wakes it; the database is the
+source of truth, so a restart loses nothing and a reminder claimed by one
+process is never sent by another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from dialogs.engine import Engine
+from dialogs.io import Outgoing
+from dialogs.quiet_hours import quiet_until
+from dialogs.reminder_messages import LATE_AFTER, compose
+from dialogs.timezones import zone_for
+from storage.db import transaction
+from storage.models import Reminder, User
+from storage.reminders import (
+    CANCELLED,
+    claim_due,
+    expire_stuck,
+    mark_failed,
+    mark_sent,
+    release,
+)
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryBlocked(Exception):
+    """The user blocked the bot: stop writing to them."""
+
+
+class DeliveryRetry(Exception):
+    """A temporary failure (rate limit, 5xx, timeout): try again later."""
+
+    def __init__(self, reason: str, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
+class DeliveryFailed(Exception):
+    """A permanent failure: retrying would not help."""
+
+
+Deliver = Callable[[User, Outgoing], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    """Batch size, the "sending" lease, retry limits and per-chat pacing."""
+
+    batch: int = 500
+    lease: timedelta = timedelta(minutes=5)
+    max_attempts: int = 5
+    per_chat_interval: float = 1.0  # Telegram asks for about one message per second per chat
+    concurrency: int = 64
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A claimed reminder ready to send."""
+
+    reminder_id: int
+    user: User
+    message: Outgoing
+
+
+class Dispatcher:
+    """Delivers due reminders of one platform's users."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        platform: str,
+        deliver: Deliver,
+        config: DispatchConfig | None = None,
+    ) -> None:
+        self.engine = engine
+        self.platform = platform
+        self.deliver = deliver
+        self.config = config or DispatchConfig()
+        self._busy = asyncio.Lock()
+
+    async def run_once(self) -> int:
+        """Deliver what is due now; returns how many were sent. Overlapping runs are skipped."""
+        if self._busy.locked():
+            return 0
+        async with self._busy:
+            claimed = await asyncio.to_thread(self._claim)
+            if not claimed:
+                return 0
+            by_user: dict[int, list[int]] = defaultdict(list)
+            for reminder_id, user_id in claimed:
+                by_user[user_id].append(reminder_id)
+            limit = asyncio.Semaphore(self.config.concurrency)
+            results = await asyncio.gather(
+                *(self._deliver_to_user(ids, limit) for ids in by_user.values())
+            )
+            return sum(results)
+
+    def _claim(self) -> list[tuple[int, int]]:
+        now = self.engine.clock()
+        with transaction(self.engine.database) as session:
+            expired = expire_stuck(session, now, self.config.lease)
+            if expired:
+                log.warning("%d reminder(s) left mid-delivery were marked unknown", expired)
+            ids = claim_due(session, now, self.config.batch, self.platform)
+            if not ids:
+                return []
+            reminders = [session.get(Reminder, reminder_id) for reminder_id in ids]
+            return [(r.id or 0, r.user_id) for r in reminders if r is not None]
+
+    async def _deliver_to_user(self, reminder_ids: list[int], limit: asyncio.Semaphore) -> int:
+        sent = 0
+        for index, reminder_id in enumerate(reminder_ids):
+            if index:
+                await asyncio.sleep(self.config.per_chat_interval)
+            async with limit:
+                sent += await self._deliver_one(reminder_id)
+        return sent
+
+    async def _deliver_one(self, reminder_id: int) -> int:
+        prepared = await asyncio.to_thread(self._prepare, reminder_id)
+        if prepared is None:
+            return 0
+        try:
+            await self.deliver(prepared.user, prepared.message)
+        except DeliveryBlocked:
+            await asyncio.to_thread(self._record_blocked, reminder_id)
+        except DeliveryRetry as error:
+            await asyncio.to_thread(self._record_retry, reminder_id, error)
+        except DeliveryFailed as error:
+            await asyncio.to_thread(self._record_failed, reminder_id, str(error))
+        except Exception as error:  # never let one reminder stop the others
+            log.exception("reminder %s: unexpected delivery error", reminder_id)
+            await asyncio.to_thread(self._record_retry, reminder_id, DeliveryRetry(repr(error)))
+        else:
+            await asyncio.to_thread(self._record_sent, reminder_id)
+            return 1
+        return 0
+
+    def _prepare(self, reminder_id: int) -> Prepared | None:
+        now = self.engine.clock()
+        with transaction(self.engine.database) as session:
+            reminder = session.get(Reminder, reminder_id)
+            user = session.get(User, reminder.user_id) if reminder else None
+            if reminder is None or user is None:
+                return None
+            if not user.active:
+                mark_failed(session, reminder, "the user blocked the bot")
+                return None
+            quiet_end = quiet_until(now, zone_for(user.timezone), user.quiet_start, user.quiet_end)
+            if quiet_end is not None:
+                release(session, reminder, quiet_end, None)
+                return None
+            reminder.late = now - reminder.due_at > LATE_AFTER
+            message = compose(self.engine.context_for(session, user), reminder)
+            if message is None:  # the follow-up was done, the visit cancelled…
+                reminder.status = CANCELLED
+                session.add(reminder)
+                return None
+            session.expunge(user)
+            return Prepared(reminder_id, user, message)
+
+    def _record_sent(self, reminder_id: int) -> None:
+        with transaction(self.engine.database) as session:
+            reminder = session.get(Reminder, reminder_id)
+            if reminder is not None:
+                mark_sent(session, reminder, self.engine.clock())
+
+    def _record_blocked(self, reminder_id: int) -> None:
+        with transaction(self.engine.database) as session:
+            reminder = session.get(Reminder, reminder_id)
+            if reminder is None:
+                return
+            user = session.get(User, reminder.user_id)
+            if user is not None:
+                user.active = False
+                session.add(user)
+            mark_failed(session, reminder, "the user blocked the bot")
+            log.info("user %s blocked the bot; reminders to them stop", reminder.user_id)
+
+    def _record_retry(self, reminder_id: int, error: DeliveryRetry) -> None:
+        now = self.engine.clock()
+        with transaction(self.engine.database) as session:
+            reminder = session.get(Reminder, reminder_id)
+            if reminder is None:
+                return
+            reminder.attempts += 1
+            if reminder.attempts >= self.config.max_attempts:
+                mark_failed(session, reminder, str(error))
+                log.warning("reminder %s failed after %d attempts", reminder_id, reminder.attempts)
+                return
+            backoff = error.after if error.after is not None else 2.0**reminder.attempts
+            release(session, reminder, now + timedelta(seconds=backoff), str(error))
+
+    def _record_failed(self, reminder_id: int, error: str) -> None:
+        with transaction(self.engine.database) as session:
+            reminder = session.get(Reminder, reminder_id)
+            if reminder is not None:
+                mark_failed(session, reminder, error)
