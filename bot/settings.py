@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="SALESCOACH_DATABASE_URL")
     playbook_dir: Path | None = Field(default=None, alias="SALESCOACH_PLAYBOOK_DIR")
     log_level: str = Field(default="INFO", alias="SALESCOACH_LOG_LEVEL")
+    # How often the reminder dispatcher looks for due reminders, in seconds.
+    dispatch_interval: float = Field(default=2.0, gt=0, alias="SALESCOACH_DISPATCH_INTERVAL")
 
     def token(self) -> str | None:
         """The bot token, or None when it is not set."""

@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 ENGINE_KEY = "engine"
 DISPATCHER_KEY = "dispatcher"
 INTERVAL_KEY = "dispatch_interval"
-DISPATCH_INTERVAL_SECONDS = 2.0
 PLATFORM = "telegram"
 # Media kinds we name when a user sends something other than text.
 _MEDIA = ("photo", "sticker", "voice", "video", "video_note", "audio", "document", "animation",
@@ -248,7 +247,7 @@ async def start_background_jobs(application: Application) -> None:  # type: igno
         engine, PLATFORM, telegram_delivery(application.bot)
     )
     assert application.job_queue is not None
-    interval = application.bot_data.get(INTERVAL_KEY, DISPATCH_INTERVAL_SECONDS)
+    interval = application.bot_data[INTERVAL_KEY]
     application.job_queue.run_repeating(
         dispatch_reminders,
         interval=interval,
@@ -288,6 +287,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     application = builder.build()
     services = Services(invite_link=lambda code: _invite_link(application, code))
     application.bot_data[ENGINE_KEY] = build_engine(settings, services)
+    application.bot_data[INTERVAL_KEY] = settings.dispatch_interval
     register_handlers(application)
     return application
 

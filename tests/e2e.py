@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,3 +85,43 @@ class Person:
 
 def group_of(chat_id: int = -100500) -> FakeChat:
     return FakeChat(id=chat_id, type="group", title="Sales floor")
+
+
+class BotProcess:
+    """`salescoach run` as a separate OS process, for kill and scale-out tests."""
+
+    def __init__(self, fake: FakeTelegram, database_url: str, log_path: Path) -> None:
+        self.fake = fake
+        self.database_url = database_url
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": self.fake.token,
+            "TELEGRAM_API_URL": self.fake.base_url,
+            "TELEGRAM_FILE_URL": self.fake.base_file_url,
+            "SALESCOACH_DATABASE_URL": self.database_url,
+            "SALESCOACH_DISPATCH_INTERVAL": "0.2",
+            "SALESCOACH_LOG_LEVEL": "INFO",
+        }
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run"], env=env, stdout=log, stderr=log
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, nothing flushed."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
