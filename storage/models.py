@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -35,6 +36,10 @@ class User(SQLModel, table=True):
     quiet_end: str = Field(default="08:00", max_length=5)
     brief_lead_minutes: int = Field(default=60)
     debrief_after_minutes: int = Field(default=90)
+    # Weekly digest for managers (/digestsettings): ISO weekday 1–7 and local "HH:MM".
+    digest_enabled: bool = Field(default=True)
+    digest_weekday: int = Field(default=1)
+    digest_time: str = Field(default="08:30", max_length=5)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -293,4 +298,78 @@ class Reminder(SQLModel, table=True):
     claimed_at: datetime | None = None
     sent_at: datetime | None = None
     late: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# ----- managers -----------------------------------------------------------------
+
+
+class Comment(SQLModel, table=True):
+    """A manager's coaching comment on a rep's debrief (or on a drill)."""
+
+    __tablename__ = "comments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_id: int = Field(foreign_key="users.id", index=True)
+    debrief_id: int | None = Field(default=None, foreign_key="debriefs.id", index=True)
+    drill_id: int | None = Field(default=None, foreign_key="drills.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DigestRun(SQLModel, table=True):
+    """One weekly digest for one manager and team; the unique key makes it go out once."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("manager_id", "team_id", "week"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    manager_id: int = Field(foreign_key="users.id", index=True)
+    team_id: int = Field(foreign_key="teams.id")
+    week: str = Field(max_length=8)  # ISO week, e.g. 2026-W47
+    status: str = Field(default="sending", max_length=16)  # sending | sent | failed
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+# ----- trainees -------------------------------------------------------------------
+
+
+class Drill(SQLModel, table=True):
+    """One role-play drill: the transcript, the scores per criterion, any overrides."""
+
+    __tablename__ = "drills"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    scenario_id: str = Field(max_length=40, index=True)
+    language: str = Field(max_length=8)
+    status: str = Field(default="active", max_length=16)  # active | finished | abandoned
+    turn: int = Field(default=0)
+    # Each entry: {"speaker": "customer"|"trainee", "text": …, "moves": […], "scores": {…}}
+    transcript: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    scores: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Manager overrides: {criterion: {"score": 7|5|3, "comment": …, "by": user id}}
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    total: int | None = None
+    assignment_id: int | None = Field(default=None, foreign_key="assignments.id")
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = Field(default=None, index=True)
+
+
+class Assignment(SQLModel, table=True):
+    """A manager asking a team member to practise a scenario by a date."""
+
+    __tablename__ = "assignments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    manager_id: int = Field(foreign_key="users.id", index=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    scenario_id: str = Field(max_length=40)
+    due_at: datetime
+    status: str = Field(default="open", max_length=16)  # open | done | cancelled
     created_at: datetime = Field(default_factory=utcnow)
