@@ -277,7 +277,11 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         ApplicationBuilder()
         .token(token)
         .concurrent_updates(PerUserUpdateProcessor())
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(
+            # A bucket of one, refilled every 1/30 s: Telegram's ~30 messages/s
+            # overall without the bursts a larger bucket would allow.
+            AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30, max_retries=3)
+        )
         .post_init(start_background_jobs)
     )
     if settings.telegram_api_url:
