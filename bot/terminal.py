@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import html
 import os
@@ -9,12 +10,14 @@ import re
 import sys
 from typing import TextIO
 
+from bot.reminders import DispatchConfig, Dispatcher
 from bot.runtime import build_engine
 from bot.settings import Settings
 from dialogs import callbacks
 from dialogs.engine import Engine
 from dialogs.io import Incoming, Outgoing, Sender
 from dialogs.steps import Services
+from storage.models import User
 
 PLATFORM = "terminal"
 _TAG = re.compile(r"<[^>]+>")
@@ -39,8 +42,8 @@ def render(outgoing: Outgoing) -> str:
             if key in CONTROL_KEYS:
                 controls.append(f"/{key[1:]}")
                 continue
-            if key.startswith("~"):  # Done, Yes / No: typed as their label
-                lines.append(f"  • {button.label}")
+            if key.startswith("~") or pressed is None:  # Done, Yes/No, reminder buttons
+                lines.append(f"  [{button.label}]")
                 continue
             number += 1
             lines.append(f"  {number}. {button.label}")
@@ -58,10 +61,23 @@ def terminal_language() -> str | None:
     return None
 
 
+def due_reminders(engine: Engine) -> list[Outgoing]:
+    """Reminders that fell due for terminal users, delivered into this session."""
+    delivered: list[Outgoing] = []
+
+    async def deliver(_user: User, outgoing: Outgoing) -> None:
+        delivered.append(outgoing)
+
+    dispatcher = Dispatcher(engine, PLATFORM, deliver, DispatchConfig(per_chat_interval=0.0))
+    asyncio.run(dispatcher.run_once())
+    return delivered
+
+
 def chat(engine: Engine, sender: Sender, stdin: TextIO, stdout: TextIO) -> None:
     """Read lines, answer them, until end of input or /quit."""
     replies = engine.handle(sender, None)
     while True:
+        replies = [*due_reminders(engine), *replies]
         for outgoing in replies:
             print(render(outgoing), file=stdout)
             print(file=stdout)
@@ -76,13 +92,20 @@ def chat(engine: Engine, sender: Sender, stdin: TextIO, stdout: TextIO) -> None:
         replies = engine.handle(sender, incoming)
 
 
+def _words_of(label: str) -> str:
+    return " ".join("".join(c if c.isalnum() else " " for c in label.casefold()).split())
+
+
 def _button_by_word(replies: list[Outgoing], text: str) -> Incoming | None:
-    # Buttons without a number (Done, Yes/No confirmations) are pressed by typing their label.
-    wanted = text.strip().casefold()
+    # Buttons without a number (Done, Yes/No, a reminder's Snooze) are pressed by
+    # typing their label; emoji and punctuation may be left out.
+    wanted = _words_of(text)
+    if not wanted or wanted.isdigit():
+        return None
     for outgoing in replies:
         for row in outgoing.buttons:
             for button in row:
-                if button.label.casefold().strip() == wanted:
+                if _words_of(button.label) == wanted:
                     return Incoming.pressed(button.data)
     return None
 

@@ -391,7 +391,7 @@ def _show_card(ctx: Context) -> list[Outgoing]:
 def _validate_listed(ctx: Context, value: Any) -> str | None:
     text = str(value)
     if not (text.startswith("a") and text[1:].isdigit()):
-        return "errors.not_a_choice"
+        return "errors.not_available"
     return validate_picked_account(ctx, value)
 
 

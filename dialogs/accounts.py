@@ -51,7 +51,7 @@ def validate_picked_account(ctx: Context, value: Any) -> str | None:
     text = str(value)
     is_key = text.startswith("a") and text[1:].isdigit()
     if is_key and get_account(ctx.session, ctx.user.id or 0, int(text[1:])) is None:
-        return "errors.not_a_choice"
+        return "errors.not_available"
     if len(text) > MAX_NAME:
         return "accounts.name_too_long"
     return None
@@ -100,6 +100,7 @@ def new_account_steps() -> tuple[Step, ...]:
             options=industry_options,
             columns=2,
             when=is_new_account,
+            prompt_values=lambda _ctx: {"current": None},
         ),
     )
 

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from dialogs import account_dialog, followups, reminder_settings
+from dialogs import (
+    account_dialog,
+    followups,
+    reminder_settings,
+    visit_dialog,
+)
 from dialogs.onboarding import ONBOARDING
 from dialogs.profile import LANGUAGE, TIMEZONE, show_help, show_profile
 from dialogs.steps import Action, Command, Dialog
@@ -37,7 +42,12 @@ _PROFILE_COMMANDS: tuple[Command, ...] = (
 )
 
 # The field areas, in the order their commands appear in /help.
-AREAS: tuple[ModuleType, ...] = (account_dialog, followups, reminder_settings)
+AREAS: tuple[ModuleType, ...] = (
+    account_dialog,
+    visit_dialog,
+    followups,
+    reminder_settings,
+)
 
 DIALOGS: tuple[Dialog, ...] = (
     *_CORE_DIALOGS,
@@ -50,7 +60,5 @@ COMMANDS: tuple[Command, ...] = (
 )
 # Buttons outside dialogs (a reminder's Done, Snooze…), by data prefix.
 ACTIONS: dict[str, Action] = {
-    prefix: action
-    for area in AREAS
-    for prefix, action in getattr(area, "ACTIONS", {}).items()
+    prefix: action for area in AREAS for prefix, action in getattr(area, "ACTIONS", {}).items()
 }

@@ -51,6 +51,7 @@ BACK, SKIP, CANCEL, DONE, YES, NO = "~back", "~skip", "~cancel", "~done", "~yes"
 CONTROL_COMMANDS = {"back": BACK, "skip": SKIP, "cancel": CANCEL}
 ONBOARDING = "onboarding"
 PENDING_WHEN = "_pending_when"
+SUSPENDED = "_suspended"  # the dialog set aside while this one runs
 
 
 class Engine:
@@ -246,10 +247,11 @@ class _Turn:
 
     def cancel(self) -> list[Outgoing]:
         was_onboarding = self.state.dialog == ONBOARDING
+        suspended = self.ctx.data.get(SUSPENDED)
         self._clear()
         if was_onboarding and self.ctx.user.onboarded_at is None:
             return [Outgoing(self.t("common.cancelled_onboarding"))]
-        return [Outgoing(self.t("common.cancelled"))]
+        return [Outgoing(self.t("common.cancelled")), *self._resume(suspended)]
 
     def go_back(self) -> list[Outgoing]:
         history: list[str] = json.loads(self.state.history)
@@ -258,6 +260,10 @@ class _Turn:
         self.ctx.data.pop(PENDING_WHEN, None)
         self.state.step = history.pop()
         self.state.history = json.dumps(history)
+        step = self.step
+        previous = self.ctx.data.get(step.id) if step else None
+        if step is not None and step.kind is AnswerKind.MULTI_CHOICE and isinstance(previous, list):
+            self.ctx.data[_selection_key(step)] = previous  # show the earlier picks ticked
         self._save_data()
         return self.prompt(new=True)
 
@@ -287,6 +293,12 @@ class _Turn:
         if parsed.error is not None:
             return self.reject(parsed)
         if step.kind is AnswerKind.DATETIME:
+            is_new_date = not isinstance(parsed.value, tuple)
+            if is_new_date and step.validate is not None:
+                # Refuse an unusable date (one in the past) before asking to confirm it.
+                error = step.validate(self.ctx, parsed.value)
+                if error is not None:
+                    return self.reject(Parsed(error=error))
             return self.confirm_when(parsed.value)
         return self.accept(step, parsed.value)
 
@@ -419,19 +431,27 @@ class _Turn:
     def finish(self, dialog: Dialog) -> list[Outgoing]:
         replies = dialog.finish(self.ctx)
         chained = self.ctx.data.get("_then")
+        suspended = self.ctx.data.get(SUSPENDED)
         self._clear()
         if isinstance(chained, dict) and chained.get("dialog") in self.engine.dialogs:
-            replies.extend(self.start_dialog(str(chained["dialog"]), str(chained.get("args", ""))))
+            dialog_id, args = str(chained["dialog"]), str(chained.get("args", ""))
+            replies.extend(self.start_dialog(dialog_id, args, suspended=suspended))
+        else:
+            replies.extend(self._resume(suspended))
         return replies
 
     # ----- starting and prompting ----------------------------------------
 
-    def start_dialog(self, dialog_id: str, args: str) -> list[Outgoing]:
+    def start_dialog(
+        self, dialog_id: str, args: str, *, suspended: dict[str, Any] | None = None
+    ) -> list[Outgoing]:
+        """Start a dialog; an open one is set aside and resumed when this one ends."""
         dialog = self.engine.dialogs[dialog_id]
         notes: list[Outgoing] = []
-        if self.state.dialog and self.state.dialog != dialog_id:
+        if self.state.dialog and self.state.step and self.state.dialog != dialog_id:
+            suspended = self._snapshot()
             notes.append(Outgoing(self.t("common.left_dialog")))
-        self.ctx.data = {}
+        self.ctx.data = {SUSPENDED: suspended} if suspended else {}
         self.state.dialog = dialog.id
         self.state.history = "[]"
         if dialog.begin is not None:
@@ -439,8 +459,30 @@ class _Turn:
                 notes.extend(dialog.begin(self.ctx, args))
             except StopDialog as stop:
                 self._clear()
-                return notes + stop.replies
+                return notes + stop.replies + self._resume(suspended)
         return notes + self.advance(dialog.steps[0].id)
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "dialog": self.state.dialog,
+            "step": self.state.step,
+            "data": self.ctx.data,
+            "history": json.loads(self.state.history),
+        }
+
+    def _resume(self, suspended: Any) -> list[Outgoing]:
+        """Go back to a dialog that was set aside, at the question where it stopped."""
+        if not isinstance(suspended, dict) or suspended.get("dialog") not in self.engine.dialogs:
+            return []
+        self.state.dialog = str(suspended["dialog"])
+        self.state.step = str(suspended["step"])
+        self.state.history = json.dumps(suspended.get("history", []))
+        self.ctx.data = dict(suspended.get("data", {}))
+        self._save_data()
+        if self.step is None:
+            self._clear()
+            return []
+        return [Outgoing(self.t("common.resuming")), *self.prompt(new=True)]
 
     def ensure_onboarding(self) -> list[Outgoing]:
         if self.state.dialog == ONBOARDING:

@@ -11,6 +11,7 @@ from dialogs.dates import find_when
 from dialogs.io import Button, Outgoing
 from dialogs.reminder_messages import MAX_LATER, REMINDER, follow_up_buttons
 from dialogs.steps import AnswerKind, Command, Context, Dialog, Step, StopDialog, Turn
+from dialogs.visit_brief import brief_of_visit
 from storage.models import FollowUp, Reminder, Visit
 from storage.reminders import (
     FAILED,
@@ -187,10 +188,9 @@ def _start(dialog_id: str, args_of: Callable[[Reminder], str]) -> Callable[..., 
 def _show_brief(turn: Turn, reminder: Reminder) -> list[Outgoing]:
     ctx = turn.ctx
     visit = ctx.session.get(Visit, reminder.visit_id or 0)
-    render = ctx.services.extras.get("render_brief")
-    if visit is None or not callable(render):
+    if visit is None:
         return _gone(ctx)
-    return [Outgoing(render(ctx, visit))]
+    return [Outgoing(brief_of_visit(ctx, visit))]
 
 
 def _gone(ctx: Context) -> list[Outgoing]:

@@ -119,8 +119,6 @@ def _finish_language(ctx: Context) -> list[Outgoing]:
     ctx.session.add(ctx.user)
     # Later messages in this same turn must speak the new language too.
     ctx.t = type(ctx.t)(ctx.user.language)
-    if ctx.user.onboarded_at is None:
-        ctx.data["_then"] = {"dialog": "onboarding"}
     return [Outgoing(ctx.t("profile.language_set"))]
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta, tzinfo
 
 
 def parse_clock(text: str) -> time | None:
-    """"21:00", "9:30" or "9" as a time of day; None if it is not one."""
+    """Read "21:00", "9:30" or "9" as a time of day; None if it is not one."""
     cleaned = text.strip().replace("：", ":")
     hours, _, minutes = cleaned.partition(":")
     if not hours.isdigit() or (minutes and not minutes.isdigit()):

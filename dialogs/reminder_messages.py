@@ -9,6 +9,7 @@ from markupsafe import Markup
 from dialogs.callbacks import encode_action
 from dialogs.io import Button, Outgoing
 from dialogs.steps import Context
+from dialogs.visit_brief import brief_of_visit
 from storage.models import Account, FollowUp, Reminder, Visit
 
 REMINDER = "r"  # action-button prefix for reminders
@@ -66,9 +67,8 @@ def _visit(ctx: Context, reminder: Reminder, common: dict[str, object]) -> Outgo
     values = {"account": account, "visit": visit, "when": ctx.format_when(visit.planned_at)}
     rid = reminder.id or 0
     if reminder.kind == "visit_brief":
-        brief = ctx.services.extras.get("render_brief")
         # The visit area renders the brief from our own templates: already safe HTML.
-        body = Markup(brief(ctx, visit)) if callable(brief) else ""
+        body = Markup(brief_of_visit(ctx, visit))
         buttons = [
             Button(ctx.t("reminders.button_open_checklist"), encode_action(REMINDER, rid, "brief")),
             Button(ctx.t("reminders.button_postpone"), encode_action(REMINDER, rid, "postpone")),
