@@ -287,3 +287,21 @@ def test_whoami_escapes_user_text(engine: Engine) -> None:
     chat.onboard(role="Trainee")
     chat.say("/whoami")
     assert "&lt;script&gt;" in chat.text and "<script>" not in chat.text
+
+
+def test_a_command_mid_dialog_sets_it_aside_and_returns_to_it(engine: Engine) -> None:
+    chat = Chat(engine)
+    chat.onboard()
+    chat.say("/timezone")
+    chat.say("/language")
+    assert "set the previous conversation aside" in chat.text
+    chat.press("English")
+    assert "Back to where we were" in chat.text
+    assert "Your time zone is" in chat.text
+    chat.say("/whoami")  # an instant command keeps the open question too
+    assert "Your time zone is" in chat.text
+    chat.say("/language")
+    chat.say("/cancel")
+    assert "Back to where we were" in chat.text
+    chat.say("Tokyo")
+    assert "Asia/Tokyo" in chat.text
