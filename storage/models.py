@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -373,3 +373,25 @@ class Assignment(SQLModel, table=True):
     due_at: datetime
     status: str = Field(default="open", max_length=16)  # open | done | cancelled
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# ----- production -------------------------------------------------------------
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """A Telegram update already taken in; a re-delivered one (same id) is ignored."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: int = Field(primary_key=True, sa_type=BigInteger)
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class InviteFailure(SQLModel, table=True):
+    """A wrong invite code typed by a user, for slowing down guessing."""
+
+    __tablename__ = "invite_failures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    failed_at: datetime = Field(default_factory=utcnow, index=True)
