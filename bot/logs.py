@@ -24,13 +24,27 @@ class RedactFilter(logging.Filter):
         return True
 
 
+class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler we installed, so configuring again replaces only it."""
+
+
+# Loggers that write message payloads or request URLs (which hold the token)
+# below this level: they never log below it, whatever the configured level.
+QUIET_LOGGERS = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "telegram": logging.INFO,  # PTB logs whole API payloads, message text included, at DEBUG
+    "apscheduler": logging.WARNING,
+}
+
+
 def configure_logging(level: str, secrets: list[str]) -> None:
-    """Log to stderr; HTTP client request lines, which contain the token, only at WARNING."""
-    handler = logging.StreamHandler()
+    """Log to stderr at `level`, with secrets redacted and payload-logging libraries held back."""
+    handler = _OurHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactFilter(secrets))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _OurHandler)] + [handler]
     root.setLevel(level.upper())
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    for name, floor in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(floor, root.level))

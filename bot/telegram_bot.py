@@ -111,7 +111,10 @@ async def send_to_chat(bot: Bot, chat_id: int, outgoing: Outgoing) -> None:
             reply_markup=keyboard(outgoing) if last else None,
         )
     for name, content in outgoing.attachments.items():
-        await bot.send_photo(chat_id, content, filename=name)
+        if name.endswith(".png"):
+            await bot.send_photo(chat_id, content, filename=name)
+        else:
+            await bot.send_document(chat_id, content, filename=name)
 
 
 async def _replace(message: Message, outgoing: Outgoing) -> bool:
@@ -132,6 +135,8 @@ async def _run_engine(
     if sender is None:
         return []
     engine: Engine = context.bot_data[ENGINE_KEY]
+    # Ids and the input's kind only: message text never goes to the logs.
+    log.debug("update %s from user %s: %s", update.update_id, sender.user_id, incoming.kind)
     # The engine does blocking database work; a worker thread keeps other users moving.
     return await asyncio.to_thread(engine.handle, sender, incoming)
 

@@ -8,6 +8,7 @@ import html
 import os
 import re
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from bot.reminders import DispatchConfig, Dispatcher
@@ -49,7 +50,18 @@ def render(outgoing: Outgoing) -> str:
             lines.append(f"  {number}. {button.label}")
     if controls:
         lines.append(f"  ({' '.join(controls)})")
+    for name in outgoing.attachments:
+        lines.append(f"  📎 {save_attachment(name, outgoing.attachments[name])}")
     return "\n".join(lines)
+
+
+def save_attachment(name: str, content: bytes) -> Path:
+    """Charts and exports land in ./salescoach-files, since a terminal cannot show them."""
+    folder = Path("salescoach-files")
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_bytes(content)
+    return path
 
 
 def terminal_language() -> str | None:

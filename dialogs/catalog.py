@@ -11,6 +11,9 @@ from types import ModuleType
 from dialogs import (
     account_dialog,
     followups,
+    objection_dialog,
+    privacy,
+    probe_dialog,
     reminder_settings,
     visit_dialog,
 )
@@ -45,8 +48,11 @@ _PROFILE_COMMANDS: tuple[Command, ...] = (
 AREAS: tuple[ModuleType, ...] = (
     account_dialog,
     visit_dialog,
+    probe_dialog,
+    objection_dialog,
     followups,
     reminder_settings,
+    privacy,
 )
 
 DIALOGS: tuple[Dialog, ...] = (

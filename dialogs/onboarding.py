@@ -7,7 +7,7 @@ from typing import Any
 from dialogs.io import Outgoing
 from dialogs.profile import help_text, timezone_options, timezone_store, timezone_validate
 from dialogs.steps import AnswerKind, Context, Dialog, Option, Step, StopDialog
-from dialogs.teams import join_by_code, resolve_invite
+from dialogs.teams import invite_error, join_by_code, resolve_invite
 from storage.models import utcnow
 
 ROLES = ("rep", "manager", "trainee")
@@ -24,7 +24,7 @@ def begin(ctx: Context, args: str) -> list[Outgoing]:
     if code is not None:
         invite = resolve_invite(ctx, code)
         if invite is None:
-            notes.append(Outgoing(ctx.t("errors.bad_invite")))
+            notes.append(Outgoing(ctx.t(invite_error(ctx))))
         else:
             ctx.data["join_team_id"], ctx.data["join_team_name"] = invite
     return notes
@@ -48,13 +48,14 @@ def _role_options(_ctx: Context) -> list[Option]:
 
 
 def _validate_team_code(ctx: Context, value: Any) -> str | None:
-    return None if resolve_invite(ctx, str(value)) else "errors.bad_invite"
+    return None if resolve_invite(ctx, str(value)) else invite_error(ctx)
 
 
 def _store_team(ctx: Context, value: Any) -> None:
-    invite = resolve_invite(ctx, str(value)) if value else None
-    if invite is not None:
-        ctx.data["join_team_id"], ctx.data["join_team_name"] = invite
+    if value:  # validated just before, so the lookup succeeds
+        invite = resolve_invite(ctx, str(value))
+        if invite is not None:
+            ctx.data["join_team_id"], ctx.data["join_team_name"] = invite
 
 
 def finish(ctx: Context) -> list[Outgoing]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from dialogs.io import Outgoing
@@ -12,12 +13,16 @@ from storage.teams import (
     create_team,
     find_active_invite,
     get_team,
+    invite_failures_since,
     join_team,
     managed_teams,
+    record_invite_failure,
     revoke_invites,
 )
 
 MAX_TEAM_NAME = 64
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=10)
 _CODE = re.compile(r"(?:join_)?([A-Za-z0-9_-]{16,64})\s*$")
 
 
@@ -27,14 +32,31 @@ def extract_code(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+def invite_attempts_blocked(ctx: Context) -> bool:
+    """After 5 wrong codes in 10 minutes, further attempts wait: codes can't be guessed."""
+    since = ctx.now - FAILURE_WINDOW
+    return invite_failures_since(ctx.session, ctx.user.id or 0, since) >= MAX_FAILURES
+
+
 def resolve_invite(ctx: Context, text: str) -> tuple[int, str] | None:
-    """(team id, team name) for a working invite code or link, else None."""
+    """(team id, team name) for a working invite code or link, else None.
+
+    A wrong code is recorded; while attempts are blocked nothing is looked up.
+    """
+    if invite_attempts_blocked(ctx):
+        return None
     code = extract_code(text)
     invite = find_active_invite(ctx.session, code) if code else None
     team = get_team(ctx.session, invite.team_id) if invite else None
     if team is None or team.id is None:
+        record_invite_failure(ctx.session, ctx.user.id or 0)
         return None
     return team.id, team.name
+
+
+def invite_error(ctx: Context) -> str:
+    """The locale key explaining why an invite did not work."""
+    return "teams.too_many_attempts" if invite_attempts_blocked(ctx) else "errors.bad_invite"
 
 
 def join_by_code(ctx: Context, code: str | None, *, team_id: int | None = None) -> list[Outgoing]:
@@ -42,7 +64,7 @@ def join_by_code(ctx: Context, code: str | None, *, team_id: int | None = None) 
     if team_id is None:
         invite = resolve_invite(ctx, code or "")
         if invite is None:
-            return [Outgoing(ctx.t("errors.bad_invite"))]
+            return [Outgoing(ctx.t(invite_error(ctx)))]
         team_id = invite[0]
     team = get_team(ctx.session, team_id)
     assert team is not None

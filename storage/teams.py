@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage.models import InviteCode, Membership, Team, User, utcnow
+from storage.models import InviteCode, InviteFailure, Membership, Team, User, utcnow
 
 # 16 random bytes: 128 bits, far beyond guessing, and 22 URL-safe characters,
 # which fits Telegram's 64-character deep-link parameter with room to spare.
@@ -112,3 +114,17 @@ def join_team(session: Session, user: User, team_id: int) -> bool:
     session.add(Membership(team_id=team_id, user_id=user.id, role="member"))
     session.flush()
     return True
+
+
+def record_invite_failure(session: Session, user_id: int) -> None:
+    """Remember a wrong invite code typed by the user."""
+    session.add(InviteFailure(user_id=user_id))
+    session.flush()
+
+
+def invite_failures_since(session: Session, user_id: int, since: datetime) -> int:
+    """How many wrong invite codes the user typed since `since`."""
+    statement = select(func.count()).where(
+        InviteFailure.user_id == user_id, InviteFailure.failed_at >= since
+    )
+    return int(session.exec(statement).one())

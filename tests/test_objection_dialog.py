@@ -1,0 +1,300 @@
+"""`/objection`: classify, coach the four steps, log the answer; team examples; bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine as Database
+from sqlmodel import Session, select
+
+from dialogs import objection_dialog
+from dialogs.engine import Engine
+from dialogs.io import Incoming
+from dialogs.objection_classifier import Classification
+from dialogs.objection_dialog import shortlist
+from storage.models import Account, ObjectionLog, User
+from storage.objections import best_responses, log_objection
+from storage.teams import create_team, join_team
+from tests.helpers import Chat
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def user_of(database: Database, chat: Chat) -> User:
+    with Session(database) as session:
+        return session.exec(select(User).where(User.platform_user_id == chat.sender.user_id)).one()
+
+
+def logs(database: Database) -> list[ObjectionLog]:
+    with Session(database) as session:
+        return list(session.exec(select(ObjectionLog).order_by(ObjectionLog.id)))  # type: ignore[arg-type]
+
+
+def team_of(database: Database, manager: Chat, *members: Chat) -> None:
+    """A team managed by `manager` with `members` in it."""
+    with Session(database) as session:
+        boss = session.get(User, user_of(database, manager).id)
+        assert boss is not None
+        team = create_team(session, boss, "East")
+        for member in members:
+            person = session.get(User, user_of(database, member).id)
+            assert person is not None
+            join_team(session, person, team.id or 0)
+        session.commit()
+
+
+def forged(chat: Chat, key: str) -> str:
+    """Button data with the current prompt's version but a key it never offered."""
+    return chat.button("Cancel").rsplit(":", 1)[0] + ":" + key
+
+
+# ----- full flows ------------------------------------------------------------------------
+
+
+def test_typed_words_get_four_coaching_messages_then_a_log(
+    engine: Engine, database: Database
+) -> None:
+    chat = Chat(engine)
+    chat.onboard()
+    chat.say("/objection")
+    assert "What did the customer say?" in chat.text
+    assert {"No need", "Too busy", "Price too high"} <= set(chat.labels())
+    replies = chat.say("Your price is too high compared with the others")
+    assert len(replies) == 5  # ① ② ③ ④, then the log question
+    assert "① The objection: Price too high" in replies[0].text
+    assert "my reading of their words" in replies[0].text
+    assert "② Find the real reason" in replies[1].text
+    assert "③ Respond" in replies[2].text and "Break price into value" in replies[2].text
+    assert "Once your team logs answers" in replies[2].text
+    assert "④ Check it's resolved" in replies[3].text
+    assert "What did you say" in replies[4].text
+    chat.say("I broke the price down per user per month and compared total cost")
+    chat.press("Worked")
+    assert "Which account was this?" in chat.text
+    chat.press("Skip")
+    assert "Logged ✅" in chat.text
+    [entry] = logs(database)
+    assert entry.objection_type == "price"
+    assert entry.customer_words == "Your price is too high compared with the others"
+    assert entry.confidence is not None and entry.confidence >= 0.5
+    assert entry.response and entry.response.startswith("I broke the price")
+    assert (entry.outcome, entry.account_id) == ("worked", None)
+
+
+def test_chinese_flow_with_a_picked_type_and_a_new_account(
+    engine: Engine, database: Database
+) -> None:
+    chat = Chat(engine, language="zh")
+    chat.onboard(role="销售代表", zone="上海")
+    chat.say("/objection")
+    assert "客户是怎么说的" in chat.text
+    replies = chat.press("已有供应商")
+    assert "① 异议类型" in replies[0].text
+    assert "我根据客户原话" not in replies[0].text  # the rep chose it, nothing was guessed
+    assert "③ 选择应对策略" in replies[2].text
+    assert "你是怎么回应的" in chat.text
+    chat.say("我提出先做一个小范围的对比测试")
+    chat.press("部分管用")
+    chat.say("华信钢铁")  # a new account, created inline
+    chat.press("制造业")
+    assert "已记录" in chat.text and "华信钢铁" in chat.text
+    [entry] = logs(database)
+    assert (entry.objection_type, entry.outcome, entry.customer_words) == (
+        "has_supplier",
+        "partly",
+        None,
+    )
+    with Session(database) as session:
+        account = session.exec(select(Account)).one()
+    assert entry.account_id == account.id and account.industry == "manufacturing"
+
+
+def test_chinese_words_are_classified(engine: Engine, database: Database) -> None:
+    chat = Chat(engine, language="zh")
+    chat.onboard(role="销售代表", zone="上海")
+    replies = chat.say("/objection 我们已经有固定的供应商了")
+    assert "客户原话：“我们已经有固定的供应商了”" in replies[0].text
+    assert "这是我根据客户原话做的判断" in replies[0].text
+    chat.say("/skip")
+    chat.press("没用")
+    chat.say("/skip")
+    [entry] = logs(database)
+    assert (entry.objection_type, entry.response, entry.outcome) == ("has_supplier", None, "failed")
+
+
+def test_arguments_classify_at_once_and_a_type_name_picks_it(
+    engine: Engine, database: Database
+) -> None:
+    chat = Chat(engine)
+    chat.onboard()
+    replies = chat.say("/objection we have no budget this year")
+    assert "① The objection: No budget" in replies[0].text
+    chat.say("/objection Price too high")  # leaves the open log question aside
+    assert "previous conversation aside" in chat.replies[0].text
+    assert "① The objection: Price too high" in chat.replies[1].text
+    assert "The customer said" not in chat.replies[1].text
+    chat.say("/objection " + "x" * 5000)
+    assert "too long" in chat.text
+
+
+def test_low_confidence_offers_the_top_candidates(
+    engine: Engine, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ranked = [("no_need", 0.3), ("no_urgency", 0.25), ("no_budget", 0.2), ("price", 0.1)]
+    ranked += [(kind, 0.025) for kind in ("no_trust", "has_supplier", "send_info", "too_busy")]
+    monkeypatch.setattr(
+        objection_dialog,
+        "classify_objection",
+        lambda _text, _library: Classification("no_need", 0.3, ranked),
+    )
+    chat = Chat(engine)
+    chat.onboard()
+    chat.say("/objection")
+    chat.say("hmm, let me see <maybe>")
+    assert "not sure what kind of objection “hmm, let me see &lt;maybe&gt;”" in chat.text
+    assert chat.labels()[:4] == ["No need", "No urgency", "No budget", "None of these"]
+    chat.press("None of these")
+    assert "Which kind of objection is it?" in chat.text and len(chat.labels()) >= 10
+    chat.press("◀ Back")
+    replies = chat.press("No urgency")
+    assert "① The objection: No urgency" in replies[0].text
+    assert "my reading" not in replies[0].text
+    chat.say("/skip")
+    chat.press("Partly")
+    chat.say("/skip")
+    [entry] = logs(database)
+    assert (entry.objection_type, entry.confidence) == ("no_urgency", 0.3)
+
+
+def test_shortlist_keeps_a_third_candidate_only_with_evidence() -> None:
+    tied = [("a", 0.5), ("b", 0.2), ("c", 0.1), ("d", 0.1), ("e", 0.1)]
+    assert shortlist(Classification("a", 0.5, tied)) == ["a", "b"]
+    apart = [("a", 0.4), ("b", 0.3), ("c", 0.2), ("d", 0.1)]
+    assert shortlist(Classification("a", 0.4, apart)) == ["a", "b", "c"]
+
+
+# ----- the team's best responses ---------------------------------------------------------
+
+
+def test_team_responses_reach_teammates_but_not_other_teams(
+    engine: Engine, database: Database
+) -> None:
+    boss, author, teammate, outsider = (
+        Chat(engine, user_id=uid, name=name)
+        for uid, name in (("1", "Boss"), ("2", "Chen"), ("3", "Lin"), ("4", "Other"))
+    )
+    boss.onboard(role="Sales manager")
+    for rep in (author, teammate, outsider):
+        rep.onboard()
+    team_of(database, boss, author, teammate)
+    team_of(database, outsider)  # a team of their own
+
+    author.say("/objection Your price is too high")
+    author.say("Per user it costs less than a coffee a day <b>&</b>")
+    author.press("Worked")
+    author.say("/skip")
+    author.say("/objection Your price is too high")
+    author.say("I offered a discount on the spot")
+    author.press("Didn't work")  # failed answers are never offered
+    author.say("/skip")
+
+    replies = teammate.say("/objection too expensive")
+    respond = replies[2].text
+    assert "What worked for your team" in respond
+    assert "coffee a day &lt;b&gt;&amp;&lt;/b&gt;" in respond and "(by Chen)" in respond
+    assert "discount on the spot" not in respond
+    assert "coffee" not in outsider.say("/objection too expensive")[2].text
+    # The manager shares the team too; another type shows nothing.
+    assert "coffee" in boss.say("/objection too expensive")[2].text
+    assert "coffee" not in teammate.say("/objection we have no budget")[2].text
+
+
+def test_best_responses_newest_three_and_own_without_a_team(database: Database) -> None:
+    with Session(database) as session:
+        loner = User(platform="telegram", platform_user_id="9", display_name="Solo")
+        other = User(platform="telegram", platform_user_id="8", display_name="Else")
+        session.add_all([loner, other])
+        session.flush()
+        for number in range(5):
+            log_objection(
+                session, loner.id or 0, "price", response=f"answer {number}", outcome="worked"
+            )
+        log_objection(session, other.id or 0, "price", response="not mine", outcome="worked")
+        log_objection(session, loner.id or 0, "price", response=None, outcome="worked")
+        found = best_responses(session, loner.id or 0, "price")
+    assert [best.response for best in found] == ["answer 4", "answer 3", "answer 2"]
+
+
+# ----- back, skip, cancel and bad input -------------------------------------------------
+
+
+def test_back_skip_and_cancel(engine: Engine, database: Database) -> None:
+    chat = Chat(engine)
+    chat.onboard()
+    chat.say("/objection")
+    chat.say("/back")
+    assert "first question" in chat.text
+    chat.press("Too busy")
+    chat.say("/skip")
+    chat.say("/skip")  # the outcome is required
+    assert "can't be skipped" in chat.text
+    chat.press("◀ Back")
+    assert "What did you say" in chat.text
+    chat.say("I asked for ten minutes next week instead")
+    chat.press("Worked")
+    chat.press("✖ Cancel")
+    assert "Cancelled" in chat.text
+    assert logs(database) == []
+
+
+def test_bad_input_at_each_kind_of_answer(engine: Engine, database: Database) -> None:
+    owner = Chat(engine, user_id="1", name="Owner")
+    owner.onboard()
+    with Session(database, expire_on_commit=False) as session:
+        secret = Account(owner_id=user_of(database, owner).id or 0, name="Secret Deal Co")
+        session.add(secret)
+        session.commit()
+
+    chat = Chat(engine, user_id="2", name="Rep")
+    chat.onboard()
+    chat.say("/objection")
+    assert "didn't get an answer" in chat.say("   ")[0].text
+    assert "too long" in chat.say("x" * 5000)[0].text
+    assert "typed answer" in chat.send(Incoming.unsupported("sticker"))[0].text
+    old_button = chat.button("Too busy")
+    chat.press("No trust")
+    assert "older message" in chat.send(Incoming.pressed(old_button))[0].text
+    assert "too long" in chat.say("y" * 5000)[0].text  # the answer to "what did you say?"
+    chat.say("/skip")
+    assert "older message" in chat.send(Incoming.pressed(forged(chat, "nonsense")))[0].text
+    chat.press("Worked")
+    # Someone else's account: a forged button and a typed id are both refused.
+    assert "older message" in chat.send(Incoming.pressed(forged(chat, f"a{secret.id}")))[0].text
+    refused = chat.say(f"a{secret.id}")
+    assert "isn't available" in refused[0].text
+    assert "Secret Deal Co" not in chat.text
+    chat.press("Skip")
+    [entry] = logs(database)
+    assert entry.account_id is None and entry.owner_id != secret.owner_id
+
+
+# ----- the command line ------------------------------------------------------------------
+
+
+def test_cli_classifies_as_json() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "objections", "classify", "价格太贵了", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
+    payload = json.loads(result.stdout)
+    assert set(payload) >= {"type", "confidence", "candidates"}
+    assert payload["type"] == "price" and 0 <= payload["confidence"] <= 1
+    assert {candidate["type"] for candidate in payload["candidates"]} >= {"price", "no_need"}
