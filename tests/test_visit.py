@@ -419,8 +419,7 @@ def test_a_past_time_is_refused_gently(engine: Engine, database: Database) -> No
     chat = rep(engine)
     add_account(database, "Huaxin Steel")
     chat.say("/visit Huaxin Steel")
-    chat.say("yesterday 3pm")
-    chat.press("Yes")
+    chat.say("yesterday 3pm")  # refused before any confirmation is asked
     assert "already passed" in chat.text and "When is the visit?" in chat.text
     chat.say("in 2 hours")  # still ahead: accepted
     chat.press("Yes")
@@ -467,7 +466,7 @@ def test_another_reps_account_and_contact_ids_are_refused(
     chat.send(Incoming.pressed(forged))  # a1 is another rep's account
     assert "older message" in chat.text and "Rival Co" not in chat.text
     chat.say("a1")  # typed by hand
-    assert "isn't one of your accounts" in chat.text and "Rival Co" not in chat.text
+    assert "isn't available here" in chat.text and "Rival Co" not in chat.text
     chat.press("Huaxin Steel")
     chat.say("tomorrow 3pm")
     chat.press("Yes")
