@@ -113,20 +113,10 @@ def _picked_account(ctx: Context) -> Account | None:
     return get_account(ctx.session, ctx.user.id or 0, int(account_id))
 
 
-def _new_account_steps() -> tuple[Step, ...]:
-    # accounts.ask_industry shows "(now: …)" from a `current` value that the shared
-    # steps do not provide, and the strict templates refuse an undefined name.
-    return tuple(
-        replace(step, prompt_values=step.prompt_values or (lambda _ctx: {"current": None}))
-        for step in new_account_steps()
-    )
-
-
 def _validate_account(ctx: Context, value: Any) -> str | None:
-    # The shared check answers "errors.not_a_choice", whose text needs the option count
-    # that validators cannot pass; an unknown account key gets a text of its own here.
+    # An unknown account key gets a text that says what to do instead.
     error = validate_picked_account(ctx, value)
-    return "visit.unknown_account" if error == "errors.not_a_choice" else error
+    return "visit.unknown_account" if error == "errors.not_available" else error
 
 
 def _industry(ctx: Context) -> str | None:
@@ -456,7 +446,7 @@ VISIT = Dialog(
             validate=_validate_account,
             when=lambda ctx: not ctx.data.get("picked"),
         ),
-        *_new_account_steps(),
+        *new_account_steps(),
         Step(
             id="when",
             prompt="visit.ask_when",

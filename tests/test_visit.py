@@ -466,7 +466,7 @@ def test_another_reps_account_and_contact_ids_are_refused(
     chat.send(Incoming.pressed(forged))  # a1 is another rep's account
     assert "older message" in chat.text and "Rival Co" not in chat.text
     chat.say("a1")  # typed by hand
-    assert "isn't available here" in chat.text and "Rival Co" not in chat.text
+    assert "isn't one of your accounts" in chat.text and "Rival Co" not in chat.text
     chat.press("Huaxin Steel")
     chat.say("tomorrow 3pm")
     chat.press("Yes")
