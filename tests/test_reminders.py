@@ -1,4 +1,4 @@
-"""Reminders: /remind, the buttons, quiet hours, retries, blocked users, zone changes, exactly once."""
+"""Reminders: /remind, buttons, quiet hours, retries, blocked users, zone changes, once only."""
 
 from __future__ import annotations
 
