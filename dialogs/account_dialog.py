@@ -8,7 +8,9 @@ from dialogs.accounts import (
     MAX_NAME,
     NEW,
     account_options,
+    already_picked,
     industry_options,
+    preselect_account,
     store_picked_account,
     validate_picked_account,
 )
@@ -30,15 +32,7 @@ LEVELS = ("high", "low")
 
 
 def _begin(ctx: Context, args: str) -> list[Outgoing]:
-    name = args.strip()
-    if len(name) > MAX_NAME:
-        raise StopDialog([Outgoing(ctx.t("accounts.name_too_long"))])
-    if name:
-        store_picked_account(ctx, name)
-        ctx.data["picked"] = True
-    elif not list_accounts(ctx.session, ctx.user.id or 0, limit=1):
-        ctx.data["account_id"] = None
-        ctx.data["picked"] = True
+    preselect_account(ctx, args)
     _prefill(ctx)
     return []
 
@@ -264,7 +258,7 @@ ACCOUNT = Dialog(
             max_length=MAX_NAME,
             validate=validate_picked_account,
             store=_store_pick,
-            when=lambda ctx: not ctx.data.get("picked"),
+            when=lambda ctx: not already_picked(ctx),
         ),
         Step(
             id="name",

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialogs.steps import AnswerKind, Context, Option, Step
+from dialogs.io import Outgoing
+from dialogs.steps import AnswerKind, Context, Option, Step, StopDialog
 from storage.accounts import (
     find_account_by_name,
     get_account,
@@ -16,6 +17,7 @@ from storage.accounts import (
 from storage.models import Account
 
 NEW = "new"
+PICKED = "picked"
 MAX_NAME = 120
 FIELD_ROLES = frozenset({"rep", "manager", "trainee"})
 
@@ -55,6 +57,27 @@ def validate_picked_account(ctx: Context, value: Any) -> str | None:
     if len(text) > MAX_NAME:
         return "accounts.name_too_long"
     return None
+
+
+def preselect_account(ctx: Context, args: str, *, new_when_none: bool = True) -> None:
+    """`/command <account name>` picks (or starts) that account; the picker is then skipped.
+
+    With `new_when_none`, a rep who has no accounts yet goes straight to a new one.
+    """
+    name = args.strip()
+    if len(name) > MAX_NAME:
+        raise StopDialog([Outgoing(ctx.t("accounts.name_too_long"))])
+    if name:
+        store_picked_account(ctx, name)
+        ctx.data[PICKED] = True
+    elif new_when_none and not list_accounts(ctx.session, ctx.user.id or 0, limit=1):
+        ctx.data["account_id"] = None
+        ctx.data[PICKED] = True
+
+
+def already_picked(ctx: Context) -> bool:
+    """Whether `preselect_account` settled the account, so the picker step is skipped."""
+    return bool(ctx.data.get(PICKED))
 
 
 def is_new_account(ctx: Context) -> bool:

@@ -10,14 +10,14 @@ from typing import Any, Protocol
 from markupsafe import Markup
 
 from dialogs.accounts import (
-    MAX_NAME,
+    already_picked,
     ensure_account,
     new_account_steps,
     pick_account_step,
-    store_picked_account,
+    preselect_account,
 )
 from dialogs.io import Outgoing
-from dialogs.steps import END, AnswerKind, Command, Context, Dialog, Option, Step, StopDialog
+from dialogs.steps import END, AnswerKind, Command, Context, Dialog, Option, Step
 from playbooks.schema import Question, SpinStage
 from storage.accounts import get_account
 from storage.probes import HeardNeed, add_needs, latest_plan, needs_of, save_plan
@@ -145,12 +145,7 @@ def gap_summary(ctx: Context, needs: Iterable[NeedRecord], industry: str | None)
 
 def _begin(ctx: Context, args: str) -> list[Outgoing]:
     """`/probe <account name>` picks (or starts) the account straight away."""
-    name = args.strip()
-    if len(name) > MAX_NAME:
-        raise StopDialog([Outgoing(ctx.t("accounts.name_too_long"))])
-    if name:
-        store_picked_account(ctx, name)
-        ctx.data["picked"] = True
+    preselect_account(ctx, args, new_when_none=False)
     return []
 
 
@@ -409,7 +404,7 @@ PROBE = Dialog(
     steps=(
         replace(
             pick_account_step("probe.pick_account"),
-            when=lambda ctx: not ctx.data.get("picked"),
+            when=lambda ctx: not already_picked(ctx),
         ),
         *new_account_steps(),
         Step(

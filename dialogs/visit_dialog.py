@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dialogs.accounts import (
-    MAX_NAME,
+    already_picked,
     ensure_account,
     new_account_steps,
     pick_account_step,
-    store_picked_account,
+    preselect_account,
     validate_picked_account,
 )
 from dialogs.io import Outgoing
@@ -33,7 +33,6 @@ from storage.accounts import (
     contacts_of,
     get_account,
     get_contact,
-    list_accounts,
     record_change,
     touch,
 )
@@ -94,15 +93,7 @@ def needs_customer_action(objective: str, coaching: ObjectiveCoaching) -> bool:
 
 
 def _begin(ctx: Context, args: str) -> list[Outgoing]:
-    name = args.strip()
-    if len(name) > MAX_NAME:
-        raise StopDialog([Outgoing(ctx.t("accounts.name_too_long"))])
-    if name:
-        store_picked_account(ctx, name)
-        ctx.data["picked"] = True
-    elif not list_accounts(ctx.session, ctx.user.id or 0, limit=1):
-        ctx.data["account_id"] = None  # nothing to pick from: straight to the new account
-        ctx.data["picked"] = True
+    preselect_account(ctx, args)
     return [Outgoing(ctx.t("visit.intro"))]
 
 
@@ -444,7 +435,7 @@ VISIT = Dialog(
         replace(
             pick_account_step("visit.pick_account"),
             validate=_validate_account,
-            when=lambda ctx: not ctx.data.get("picked"),
+            when=lambda ctx: not already_picked(ctx),
         ),
         *new_account_steps(),
         Step(

@@ -133,3 +133,11 @@ def test_another_reps_account_cannot_be_opened(engine: Engine) -> None:
     assert "Secret Deal Co" not in other.text
     other.say("a1")  # typed by hand
     assert "Secret Deal Co" not in other.text
+
+
+def test_an_overlong_account_name_in_the_command_is_refused(engine: Engine) -> None:
+    chat = Chat(engine)
+    chat.onboard()
+    for command in ("/account", "/visit", "/probe"):
+        chat.say(f"{command} {'x' * 121}")
+        assert "up to 120 characters" in chat.text
