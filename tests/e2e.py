@@ -17,11 +17,16 @@ from tests.fake_telegram import FakeChat, FakeTelegram, FakeUser, SentMessage
 
 
 def settings_for(fake: FakeTelegram, database_path: Path) -> Settings:
-    """Settings that point the bot at the fake server and a test database."""
+    """Settings that point the bot at the fake server and a test database.
+
+    Flood control is off: scripted users answer faster than any person, and
+    tests/test_flood.py covers it with its own limits.
+    """
     return Settings(
         TELEGRAM_BOT_TOKEN=fake.token,
         TELEGRAM_API_URL=fake.base_url,
         TELEGRAM_FILE_URL=fake.base_file_url,
+        SALESCOACH_FLOOD_LIMIT=0,
         SALESCOACH_DATABASE_URL=f"sqlite:///{database_path}",
     )
 
