@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from bot.logs import configure_logging
 from bot.settings import Settings
@@ -27,7 +28,12 @@ def parser() -> argparse.ArgumentParser:
         prog="salescoach", description="SalesCoach, a sales-coaching assistant."
     )
     commands = root.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the Telegram bot (long polling)")
+    run = commands.add_parser("run", help="run the Telegram bot (long polling by default)")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="receive updates on an HTTP server (needs SALESCOACH_WEBHOOK_URL and _SECRET)",
+    )
     chat = commands.add_parser("chat", help="talk to SalesCoach in this terminal")
     chat.add_argument("--user", help="who you are in the local database (default: your login)")
     database = commands.add_parser("db", help="database maintenance")
@@ -43,6 +49,19 @@ def parser() -> argparse.ArgumentParser:
     classify = objection_commands.add_parser("classify", help="classify a customer's objection")
     classify.add_argument("text", help="what the customer said, in Chinese or English")
     classify.add_argument("--json", action="store_true", help="print JSON")
+    roleplay = commands.add_parser("roleplay", help="the role-play rubric")
+    roleplay_commands = roleplay.add_subparsers(dest="roleplay_command", required=True)
+    score = roleplay_commands.add_parser("score", help="score one reply out of context")
+    score.add_argument("scenario", help="a scenario id, e.g. objection-no-need")
+    score.add_argument("turn", type=int, help="which reply, 1 = the answer to the opening line")
+    score.add_argument("text", help="the trainee's reply, in Chinese or English")
+    score.add_argument("--json", action="store_true", help="print JSON")
+    digest = commands.add_parser("digest", help="a team's weekly digest")
+    digest.add_argument("--team", type=int, required=True, help="the team's id")
+    digest.add_argument("--week", help="an ISO week such as 2026-W47 (default: the current one)")
+    digest.add_argument("--dry-run", action="store_true", help="print it here instead of sending")
+    digest.add_argument("--language", choices=["en", "zh"], help="with --dry-run: read it in")
+    digest.add_argument("--chart", type=Path, help="with --dry-run: write the chart PNG here")
     return root
 
 
@@ -50,9 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `salescoach` console script."""
     arguments = parser().parse_args(argv)
     settings = Settings()
-    configure_logging(settings.log_level, [settings.token() or ""])
+    secrets = [settings.token(), settings.webhook_secret_value(), settings.llm_key()]
+    configure_logging(settings.log_level, [secret or "" for secret in secrets])
     if arguments.command == "run":
-        return run_bot(settings)
+        return run_bot(settings, webhook=arguments.webhook)
     if arguments.command == "chat":
         from bot.terminal import run_chat
 
@@ -71,21 +91,39 @@ def main(argv: list[str] | None = None) -> int:
         return check_main(["check", *([arguments.directory] if arguments.directory else [])])
     if arguments.command == "objections":
         return classify_command(settings, arguments.text, as_json=arguments.json)
+    if arguments.command == "digest":
+        return digest_command(settings, arguments)
+    if arguments.command == "roleplay":
+        return roleplay_command(settings, arguments)
     return 2
 
 
-def run_bot(settings: Settings) -> int:
-    """`salescoach run`: the Telegram bot, or a clear message when no token is set."""
+def run_bot(settings: Settings, *, webhook: bool = False) -> int:
+    """`salescoach run [--webhook]`: the Telegram bot, or a clear message of what is missing."""
     if settings.token() is None:
         print(NO_TOKEN, file=sys.stderr)
         return 2
-    from bot.telegram_bot import run_polling
-
     try:
+        if webhook:
+            return run_webhook_mode(settings)
+        from bot.telegram_bot import run_polling
+
         run_polling(settings)
     except PlaybookError as error:
         print(f"Cannot start: the playbooks have problems.\n{error.report()}", file=sys.stderr)
         return 1
+    return 0
+
+
+def run_webhook_mode(settings: Settings) -> int:
+    """`salescoach run --webhook`, or the missing webhook setting explained."""
+    from bot.webhook import WebhookConfigError, run_webhook
+
+    try:
+        run_webhook(settings)
+    except WebhookConfigError as error:
+        print(f"Cannot start in webhook mode: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -106,6 +144,50 @@ def classify_command(settings: Settings, text: str, *, as_json: bool) -> int:
     else:
         print(f"{result.type} {result.confidence:.2f}")
     return 0
+
+
+def roleplay_command(settings: Settings, arguments: argparse.Namespace) -> int:
+    """`salescoach roleplay score SCENARIO_ID TURN TEXT [--json]`."""
+    from dialogs.roleplay_scoring import language_of, report, score_reply
+
+    playbooks = load_playbooks(settings.playbook_dir)
+    scenario = playbooks.scenarios.get(arguments.scenario)
+    if scenario is None:
+        known = ", ".join(playbooks.scenarios)
+        print(f"Unknown scenario {arguments.scenario!r}. Known: {known}", file=sys.stderr)
+        return 2
+    if not 1 <= arguments.turn <= len(scenario.turns):
+        print(f"{scenario.id} has turns 1 to {len(scenario.turns)}.", file=sys.stderr)
+        return 2
+    result = score_reply(arguments.text, scenario, arguments.turn, playbooks)
+    scored = report(result, playbooks, language_of(arguments.text))
+    if arguments.json:
+        print(json.dumps(scored, ensure_ascii=False))
+        return 0
+    print(f"total {scored['total']}/{scored['maximum']}")
+    for criterion, item in scored["criteria"].items():
+        seen = ", ".join([*item["moves"], *item["penalties"]]) or "-"
+        print(f"{criterion} {item['score']}  [{seen}]  {item['line']}")
+    for move in scored["moves"]:
+        print(f"  {move['kind']:7} {move['id']}  {move['cue'] or move.get('size', '')}")
+    print(f"tip: {scored['tip'] or '-'}")
+    return 0
+
+
+def digest_command(settings: Settings, arguments: argparse.Namespace) -> int:
+    """`salescoach digest --team ID [--week 2026-W47] [--dry-run]`."""
+    from bot.digests import print_digest, send_digest_now
+
+    if arguments.dry_run:
+        configure_logging("WARNING", [])  # only the digest on the terminal
+        return print_digest(
+            settings,
+            arguments.team,
+            arguments.week,
+            language=arguments.language,
+            chart_path=arguments.chart,
+        )
+    return send_digest_now(settings, arguments.team, arguments.week)
 
 
 def database_command(settings: Settings, command: str) -> int:

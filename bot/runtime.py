@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.settings import Settings
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
 from dialogs.engine import Engine
+from dialogs.roleplay_llm import ai_customer_from
 from dialogs.steps import Services
 from playbooks.loader import load_playbooks
 from storage.db import make_engine
@@ -17,6 +18,10 @@ def build_engine(settings: Settings, services: Services) -> Engine:
     A broken company playbook raises PlaybookError here, before anything runs.
     """
     services.playbooks = load_playbooks(settings.playbook_dir)
+    llm = ai_customer_from(
+        settings.llm_url, settings.llm_model, settings.llm_timeout, settings.llm_key()
+    )
+    services.extras.setdefault("llm", llm)  # None: role-plays use the scripted customer
     database = make_engine(settings.database_url)
     upgrade(database)
     return Engine(database, dialogs=DIALOGS, commands=COMMANDS, actions=ACTIONS, services=services)

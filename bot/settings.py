@@ -24,9 +24,38 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="SALESCOACH_LOG_LEVEL")
     # How often the reminder dispatcher looks for due reminders, in seconds.
     dispatch_interval: float = Field(default=2.0, gt=0, alias="SALESCOACH_DISPATCH_INTERVAL")
+    # Webhook mode (`salescoach run --webhook`): the public HTTPS URL Telegram posts to,
+    # the secret Telegram sends back with every post, and where our HTTP server listens.
+    webhook_url: str | None = Field(default=None, alias="SALESCOACH_WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(default=None, alias="SALESCOACH_WEBHOOK_SECRET")
+    webhook_listen: str = Field(default="127.0.0.1:8080", alias="SALESCOACH_WEBHOOK_LISTEN")
+    # Flood control: more than `flood_limit` updates from one user within `flood_window`
+    # seconds are dropped after one slow-down notice; a limit of 0 turns it off.
+    flood_limit: int = Field(default=20, ge=0, alias="SALESCOACH_FLOOD_LIMIT")
+    flood_window: float = Field(default=10.0, gt=0, alias="SALESCOACH_FLOOD_WINDOW")
+
+    # The optional AI customer for role-plays: an OpenAI-compatible chat-completions endpoint
+    # (base URL or full …/chat/completions), the model name, an optional key, and how long
+    # to wait before falling back to the scripted line.
+    llm_url: str | None = Field(default=None, alias="SALESCOACH_LLM_URL")
+    llm_model: str | None = Field(default=None, alias="SALESCOACH_LLM_MODEL")
+    llm_api_key: SecretStr | None = Field(default=None, alias="SALESCOACH_LLM_API_KEY")
+    llm_timeout: float = Field(default=8.0, gt=0, alias="SALESCOACH_LLM_TIMEOUT")
 
     def token(self) -> str | None:
         """The bot token, or None when it is not set."""
         if self.telegram_bot_token is None:
             return None
         return self.telegram_bot_token.get_secret_value().strip() or None
+
+    def webhook_secret_value(self) -> str | None:
+        """The webhook secret, or None when it is not set."""
+        if self.webhook_secret is None:
+            return None
+        return self.webhook_secret.get_secret_value().strip() or None
+
+    def llm_key(self) -> str | None:
+        """The AI endpoint's API key, or None when it is not set."""
+        if self.llm_api_key is None:
+            return None
+        return self.llm_api_key.get_secret_value().strip() or None

@@ -31,6 +31,8 @@ from telegram.ext import (
     filters,
 )
 
+from bot.digests import start_digest_jobs
+from bot.flood import FLOOD_GROUP, FLOOD_KEY, FloodGate, flood_handler
 from bot.reminders import (
     DeliveryBlocked,
     DeliveryFailed,
@@ -168,12 +170,14 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     replies = await _run_engine(update, Incoming.pressed(query.data or ""), context)
     notice = next((reply.notice for reply in replies if reply.notice), None)
     await query.answer(notice[:200] if notice else None)
-    if notice is None and not any(reply.replace for reply in replies):
-        await _drop_buttons(query.message)
     # A notice shows as the button's pop-up; repeat it as a message only when
     # nothing else (such as the current question) follows it.
     rest = [reply for reply in replies if reply.notice is None]
     await send_replies(update, context, rest or replies)
+    # The answer first, then the spent buttons: removing them first would put a
+    # rate-limiter slot (1/30 s) and a round trip between the press and its answer.
+    if notice is None and not any(reply.replace for reply in replies):
+        await _drop_buttons(query.message)
 
 
 async def _drop_buttons(message: object) -> None:
@@ -260,6 +264,7 @@ async def start_background_jobs(application: Application) -> None:  # type: igno
         name="reminders",
         job_kwargs={"max_instances": 2, "coalesce": True, "misfire_grace_time": None},
     )
+    start_digest_jobs(application, engine, telegram_delivery(application.bot))
 
 
 async def set_command_menus(application: Application) -> None:  # type: ignore[type-arg]
@@ -297,6 +302,8 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     services = Services(invite_link=lambda code: _invite_link(application, code))
     application.bot_data[ENGINE_KEY] = build_engine(settings, services)
     application.bot_data[INTERVAL_KEY] = settings.dispatch_interval
+    if settings.flood_limit:
+        application.bot_data[FLOOD_KEY] = FloodGate(settings.flood_limit, settings.flood_window)
     register_handlers(application)
     return application
 
@@ -309,6 +316,9 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     """Every handler, in one place."""
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
+    gate: FloodGate | None = application.bot_data.get(FLOOD_KEY)
+    if gate is not None:  # first, before any dialog: a flooding user's extra updates stop here
+        application.add_handler(flood_handler(gate), group=FLOOD_GROUP)
     application.add_handler(
         MessageHandler(groups & (filters.COMMAND | filters.Entity("mention")), on_group_message)
     )

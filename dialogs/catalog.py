@@ -10,11 +10,15 @@ from types import ModuleType
 
 from dialogs import (
     account_dialog,
+    debrief_dialog,
     followups,
     objection_dialog,
+    practice_dialog,
     privacy,
     probe_dialog,
     reminder_settings,
+    team_dialog,
+    today,
     visit_dialog,
 )
 from dialogs.onboarding import ONBOARDING
@@ -46,13 +50,17 @@ _PROFILE_COMMANDS: tuple[Command, ...] = (
 
 # The field areas, in the order their commands appear in /help.
 AREAS: tuple[ModuleType, ...] = (
+    today,
     account_dialog,
     visit_dialog,
     probe_dialog,
     objection_dialog,
+    practice_dialog,
+    debrief_dialog,
     followups,
     reminder_settings,
     privacy,
+    team_dialog,
 )
 
 DIALOGS: tuple[Dialog, ...] = (

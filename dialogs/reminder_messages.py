@@ -8,7 +8,9 @@ from markupsafe import Markup
 
 from dialogs.callbacks import encode_action
 from dialogs.io import Button, Outgoing
+from dialogs.practice_dialog import drill_reminder
 from dialogs.steps import Context
+from dialogs.team_dialog import comment_message
 from dialogs.visit_brief import brief_of_visit
 from storage.models import Account, FollowUp, Reminder, Visit
 
@@ -47,6 +49,10 @@ def compose(ctx: Context, reminder: Reminder) -> Outgoing | None:
         return _follow_up(ctx, reminder, common)
     if reminder.kind in ("visit_brief", "visit_debrief"):
         return _visit(ctx, reminder, common)
+    if reminder.kind == "comment":  # a manager's coaching comment on a debrief
+        return comment_message(ctx, reminder)
+    if reminder.kind == "drill":  # a role-play assignment, its due-date reminder, an override
+        return drill_reminder(ctx, reminder)
     return None
 
 

@@ -340,6 +340,10 @@ REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("questions", "direction", "directions"),
     ("questions", "industries", "industries"),
     ("pre_visit_checklist", "after", "pre_visit_checklist"),
+    ("scenarios", "id", "drills"),
+    ("scenarios", "criteria", "rubric_criteria"),
+    ("rubric_criteria", "penalties", "moves"),
+    ("rubric_criteria", "drills", "drills"),
 )
 
 _WHAT = {
@@ -349,6 +353,8 @@ _WHAT = {
     "industries": "industry",
     "pre_visit_checklist": "checklist item",
     "competitive_strategies": "competitive strategy",
+    "moves": "move",
+    "rubric_criteria": "rubric criterion",
 }
 
 
@@ -389,8 +395,48 @@ def _grid_references(layer: _Layer) -> Iterator[Problem]:
             yield _problem_at(origin, ("cells", index, "strategy"), message)
 
 
+def _reward_references(layer: _Layer) -> Iterator[Problem]:
+    known = layer.known("moves")
+    for item, origin in layer.items["rubric_criteria"].values():
+        for move in getattr(item, "rewards", {}):
+            if move not in known:
+                yield _problem_at(origin, ("rewards", move), f"unknown move '{move}'")
+
+
+def _turn_references(layer: _Layer) -> Iterator[Problem]:
+    """Every move a scenario's turns name (focus, branch conditions) must exist."""
+    known = layer.known("moves")
+    for item, origin in layer.items["scenarios"].values():
+        for t, turn in enumerate(getattr(item, "turns", [])):
+            named: list[tuple[Loc, str]] = [((t, "focus", i), m) for i, m in enumerate(turn.focus)]
+            for b, branch in enumerate(turn.branches):
+                for field_name in ("if_any", "if_none"):
+                    moves = getattr(branch, field_name)
+                    named += [((t, "branches", b, field_name, i), m) for i, m in enumerate(moves)]
+            for loc, move in named:
+                if move not in known:
+                    yield _problem_at(origin, ("turns", *loc), f"unknown move '{move}'")
+
+
+def _unplayed_drills(layer: _Layer) -> Iterator[Problem]:
+    """Every drill needs a role-play scenario with the same id."""
+    if not layer.items["scenarios"] and not layer.broken.get("scenarios"):
+        return  # reported as a missing section
+    played = layer.known("scenarios")
+    for drill_id, (_, origin) in layer.items["drills"].items():
+        if drill_id not in played:
+            yield _problem_at(origin, ("id",), f"drill '{drill_id}' has no role-play scenario")
+
+
 def _reference_problems(layer: _Layer) -> list[Problem]:
-    return [*_item_references(layer), *_choices_references(layer), *_grid_references(layer)]
+    return [
+        *_item_references(layer),
+        *_choices_references(layer),
+        *_grid_references(layer),
+        *_reward_references(layer),
+        *_turn_references(layer),
+        *_unplayed_drills(layer),
+    ]
 
 
 # --- building the result ----------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -409,6 +410,139 @@ class SelfRating(Model):
         return max(level.score for level in self.scale) * len(self.items)
 
 
+# --- moves.yaml and roleplay.yaml -------------------------------------------
+
+MoveKind = Literal["reward", "penalty"]
+Measure = Literal["brief", "long", "question"]
+RUBRIC_SCORES: tuple[int, int, int] = (7, 5, 3)
+MIN_TURNS, MAX_TURNS = 3, 6
+
+
+def _compiles(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(
+                f"pattern {pattern!r} is not a valid regular expression: {exc}"
+            ) from exc
+    return patterns
+
+
+class Move(Item):
+    """Something a reply does that the rubric rewards or the method forbids, and how to see it.
+
+    A move is seen through its cues (phrases; "..." allows a short gap), its
+    regular-expression patterns, or a measure of the whole reply.
+    """
+
+    kind: MoveKind
+    label: Localized
+    cues: LocalizedList | None = None
+    patterns: Annotated[list[str], AfterValidator(_compiles)] = []
+    also: LocalizedList | None = None  # one of these must appear in the same sentence too
+    in_question: bool = False  # the cue counts only inside a question
+    in_statement: bool = False  # the cue counts only outside questions
+    without_question: bool = False  # the move counts only when the reply asks nothing
+    measure: Measure | None = None
+    tip: Localized
+
+    @model_validator(mode="after")
+    def _one_way_to_see_it(self) -> Move:
+        matched = self.cues is not None or bool(self.patterns)
+        if matched == (self.measure is not None):
+            raise ValueError(f"move '{self.id}' needs cues or patterns, or else a measure")
+        return self
+
+
+class ReplyRules(Model):
+    """How a reply is cut into sentences and measured, in both languages."""
+
+    question_endings: list[str]  # a sentence ending in one of these asks something
+    # English: a sentence starting with one of these asks something; Chinese: containing one.
+    question_words: LocalizedList
+    negations: LocalizedList  # a cue right after one of these does not count
+    brief_words: tuple[int, int]  # English: a reply of this many words is brief (min, max)
+    brief_chars: tuple[int, int]  # Chinese: the same in characters
+    long_words: int  # more than this is long-winded
+    long_chars: int
+
+
+class RubricCriterion(Item):
+    """One line of the role-play form: the moves that decide it and what earns 7, 5 or 3."""
+
+    label: Localized
+    description: Localized
+    rewards: dict[str, float]  # move id → points
+    penalties: list[str] = []  # any of these means 3
+    outstanding: float  # points needed for 7
+    satisfactory: float  # points needed for 5 (0: a clean reply is satisfactory)
+    levels: dict[int, Localized]
+    drills: Annotated[list[str], Field(min_length=1)]  # the drills that train it, best first
+
+    @model_validator(mode="after")
+    def _levels_and_thresholds(self) -> RubricCriterion:
+        if set(self.levels) != set(RUBRIC_SCORES):
+            raise ValueError(f"criterion '{self.id}' must describe scores 7, 5 and 3")
+        if not 0 <= self.satisfactory < self.outstanding:
+            raise ValueError(f"criterion '{self.id}' needs 0 <= satisfactory < outstanding")
+        return self
+
+
+class Branch(Model):
+    """One way the customer answers, taken when the reply shows any of `if_any` and none of
+    `if_none` (an empty list is no condition)."""
+
+    if_any: list[str] = []
+    if_none: list[str] = []
+    say: Localized
+
+    @property
+    def unconditional(self) -> bool:
+        """True for the fallback branch."""
+        return not self.if_any and not self.if_none
+
+
+class ScenarioTurn(Model):
+    """One reply of the trainee: what it is judged on, what it should show, and the answers."""
+
+    assess: Annotated[list[str], Field(min_length=1)]  # criterion ids
+    focus: list[str] = []  # move ids worth suggesting, most important first
+    model_answer: Localized
+    branches: Annotated[list[Branch], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _ends_with_a_fallback(self) -> ScenarioTurn:
+        if not self.branches[-1].unconditional:
+            raise ValueError("the last branch of a turn must have no condition")
+        return self
+
+
+class Scenario(Item):
+    """A role-play: who the customer is, what they say, and how each reply is judged.
+
+    Its id is the id of the drill it plays.
+    """
+
+    customer: Localized  # how the customer is named in the chat
+    persona: Localized
+    situation: Localized
+    opening: Localized
+    criteria: Annotated[list[str], Field(min_length=1)]
+    turns: Annotated[list[ScenarioTurn], Field(min_length=MIN_TURNS, max_length=MAX_TURNS)]
+
+    @model_validator(mode="after")
+    def _every_criterion_assessed(self) -> Scenario:
+        assessed = {criterion for turn in self.turns for criterion in turn.assess}
+        if not assessed <= set(self.criteria):
+            extra = ", ".join(sorted(assessed - set(self.criteria)))
+            raise ValueError(f"turns assess criteria the scenario does not list: {extra}")
+        if set(self.criteria) - assessed:
+            missing = ", ".join(c for c in self.criteria if c not in assessed)
+            raise ValueError(f"criteria no turn assesses: {missing}")
+        return self
+
+
 # --- files and the merged set -----------------------------------------------
 
 COLLECTIONS: dict[str, type[Item]] = {
@@ -427,6 +561,9 @@ COLLECTIONS: dict[str, type[Item]] = {
     "proof_types": ProofType,
     "pre_visit_checklist": ChecklistItem,
     "debrief_questions": DebriefQuestion,
+    "moves": Move,
+    "rubric_criteria": RubricCriterion,
+    "scenarios": Scenario,
 }
 """Sections that are lists of items with ids: merged by id across files."""
 
@@ -436,6 +573,7 @@ SINGLETONS: dict[str, type[Model]] = {
     "account_tiers": AccountTiers,
     "objective_coaching": ObjectiveCoaching,
     "self_rating": SelfRating,
+    "reply_rules": ReplyRules,
 }
 """Sections that are one object: a company file replaces the default one whole."""
 
@@ -458,11 +596,15 @@ class PlaybookFile(Model):
     proof_types: list[ProofType] | None = None
     pre_visit_checklist: list[ChecklistItem] | None = None
     debrief_questions: list[DebriefQuestion] | None = None
+    moves: list[Move] | None = None
+    rubric_criteria: list[RubricCriterion] | None = None
+    scenarios: list[Scenario] | None = None
     value_matrix: ValueMatrix | None = None
     opening_grid: OpeningGrid | None = None
     account_tiers: AccountTiers | None = None
     objective_coaching: ObjectiveCoaching | None = None
     self_rating: SelfRating | None = None
+    reply_rules: ReplyRules | None = None
 
 
 class Playbooks(Model):
@@ -483,11 +625,15 @@ class Playbooks(Model):
     proof_types: dict[str, ProofType]
     pre_visit_checklist: dict[str, ChecklistItem]
     debrief_questions: dict[str, DebriefQuestion]
+    moves: dict[str, Move]
+    rubric_criteria: dict[str, RubricCriterion]
+    scenarios: dict[str, Scenario]
     value_matrix: ValueMatrix
     opening_grid: OpeningGrid
     account_tiers: AccountTiers
     objective_coaching: ObjectiveCoaching
     self_rating: SelfRating
+    reply_rules: ReplyRules
 
     def questions_for(
         self, stage: SpinStage, industry: str | None = None, direction: str | None = None
