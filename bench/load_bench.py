@@ -1,32 +1,31 @@
 """Load: simulated users through real dialogs, SalesCoach against a bare PTB echo bot.
 
-N simulated users talk to the bot through a fake Bot API server on loopback:
-onboarding once, then round after round of the visit checklist (/visit, 24
-inputs), an objection (/objection <words>, then how it went) and a /remind.
-The same inputs go to a bare python-telegram-bot echo bot (one MessageHandler,
-one CallbackQueryHandler, sequential update processing) on the same harness.
+Simulated users talk to the bot through a fake Bot API server on loopback:
+onboarding once, then round after round of the visit checklist (/visit, 21
+inputs), an objection (/objection <words>, then how it went) and a /remind. The
+same inputs go to a bare python-telegram-bot echo bot (one MessageHandler, one
+CallbackQueryHandler, updates handled one at a time) on the same harness.
 
 Each bot runs in its own fresh process (so peak RSS is that bot's alone); the
-fake server and the users run in this process. Per update the server notes
-when it was queued (available to getUpdates) and when the bot's first reply to
-that chat arrived (sendMessage, or editMessageText for a ticked checklist box);
-latency is the difference. Two phases per bot:
+fake server and the users run in this process. Per update the server notes when
+it was queued (available to getUpdates) and when the bot's first reply to that
+chat arrived (sendMessage, or editMessageText for a ticked checklist box);
+latency is the difference. A calibration user first walks the script once to
+count the replies each input gets (and to warm the caches), then per bot:
 
 * closed loop: each user sends its next input once all replies to the last one
-  arrived (no think time), for --duration seconds: the bot's capacity;
-* open loop: one input every 1/--rate seconds from whichever user is idle, for
-  --duration seconds: latency at a fixed offered rate.
+  arrived, but at most one per --gap seconds (the bot's flood gate allows 20 in
+  10 s), for --duration seconds: with enough users, the bot's capacity;
+* open loop, per --rate: one input every 1/rate seconds from whichever user is
+  idle, for --duration seconds: latency at a fixed offered rate.
 
-SalesCoach runs with its AIORateLimiter (all messages spaced 1/30 s apart,
-Telegram's global limit) and without it, on SQLite and, given --postgres, on a
-fresh PostgreSQL database.
+SalesCoach runs with its AIORateLimiter (every message 1/30 s apart, Telegram's
+global limit) and without it, on SQLite and, given --postgres, on a fresh
+PostgreSQL database. Prints figures, asserts nothing; see bench/README.md.
 
-    .venv/bin/python -m bench.load_bench [--users 50] [--duration 15] [--rate 100]
+    .venv/bin/python -m bench.load_bench [--users 200] [--duration 15] [--rate 100]
         [--postgres postgresql://postgres@127.0.0.1:5432/test] [--limiter both|on|off]
-        [--only echo|sqlite|postgres] [--profile DIR]
-
---profile DIR samples each SalesCoach process with py-spy during the load and
-writes DIR/<run>.txt (collapsed stacks) plus a top-functions summary.
+        [--only echo|salescoach|sqlite|postgres] [--rtt MS] [--csv FILE] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -389,15 +388,21 @@ async def open_loop(
         ready.put_nowait(user)
 
     start = time.perf_counter()
-    for slot in range(int(rate * duration)):
+    slots = int(rate * duration)
+    for slot in range(slots):
         delay = start + slot / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        if ready.empty():
+        if ready.empty():  # every user still waits for replies: the slot is late
             late += 1
-            if all(user.failed for user in users):
+            remaining = start + duration - time.perf_counter()
+            try:
+                user = await asyncio.wait_for(ready.get(), max(remaining, 1e-3))
+            except TimeoutError:
+                late += slots - slot - 1  # never sent: the phase is over
                 break
-        user = await ready.get()
+        else:
+            user = ready.get_nowait()
         task = asyncio.create_task(one(user))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
@@ -485,6 +490,7 @@ class BotConfig:
     kind: str  # "echo" | "salescoach"
     database: str = "-"  # "sqlite" | "postgres" | "-"
     limiter: bool = False
+    bound: int = 0  # bench only: see bounded_processor
 
 
 def build_echo_bot(token: str, base_url: str, file_url: str) -> Any:
@@ -495,7 +501,8 @@ def build_echo_bot(token: str, base_url: str, file_url: str) -> Any:
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_chat is not None and update.effective_message is not None
-        await context.bot.send_message(update.effective_chat.id, update.effective_message.text)
+        text = update.effective_message.text or "?"
+        await context.bot.send_message(update.effective_chat.id, text)
 
     async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -509,6 +516,29 @@ def build_echo_bot(token: str, base_url: str, file_url: str) -> Any:
     application.add_handler(MessageHandler(ptb_filters.TEXT, echo))
     application.add_handler(CallbackQueryHandler(answer))
     return application
+
+
+def bounded_processor(running: int) -> Any:
+    """Bench only (--bound): at most `running` updates handled at once, each under its user's lock.
+
+    Taking the slot after the per-user lock means one user's queued updates never hold
+    slots other users need. A candidate for bot/updates.py, measured here first.
+    """
+    from bot.updates import PerUserUpdateProcessor
+
+    class Bounded(PerUserUpdateProcessor):
+        def __init__(self) -> None:
+            super().__init__()
+            self._running = asyncio.Semaphore(running)
+
+        async def do_process_update(self, update: object, coroutine: Any) -> None:
+            async def in_slot() -> None:
+                async with self._running:
+                    await coroutine
+
+            await super().do_process_update(update, in_slot())
+
+    return Bounded()
 
 
 def bot_process(
@@ -553,46 +583,8 @@ async def _serve(
         )
         if not config.limiter:
             application.bot._rate_limiter = None  # bench only: no spacing of messages
-        if os.environ.get("BENCH_HTTP_POOL"):  # EXPERIMENT
-            from telegram.request import HTTPXRequest
-
-            application.bot._request = (
-                application.bot._request[0],
-                HTTPXRequest(connection_pool_size=int(os.environ["BENCH_HTTP_POOL"])),
-            )
-    if os.environ.get("BENCH_MAXCONC"):  # EXPERIMENT
-        from bot.updates import PerUserUpdateProcessor
-
-        application._update_processor = PerUserUpdateProcessor(int(os.environ["BENCH_MAXCONC"]))
-    if os.environ.get("BENCH_RUNNING"):  # EXPERIMENT
-        from bot.updates import PerUserUpdateProcessor
-
-        class Bounded(PerUserUpdateProcessor):
-            def __init__(self, running: int) -> None:
-                super().__init__()
-                self._running = asyncio.Semaphore(running)
-
-            async def do_process_update(self, update: object, coroutine: Any) -> None:
-                async def inner() -> None:
-                    async with self._running:
-                        await coroutine
-
-                await super().do_process_update(update, inner())
-
-        application._update_processor = Bounded(int(os.environ["BENCH_RUNNING"]))
-    if os.environ.get("BENCH_SWITCH"):  # EXPERIMENT
-        import sys as _sys
-
-        _sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
-    connects = [0]
-    if os.environ.get("BENCH_COUNT_CONNECTS") and config.kind != "echo":  # EXPERIMENT
-        from sqlalchemy import event
-
-        event.listen(
-            application.bot_data["engine"].database,
-            "connect",
-            lambda *a: connects.__setitem__(0, connects[0] + 1),
-        )
+        if config.bound:
+            application._update_processor = bounded_processor(config.bound)
     await application.initialize()
     if application.post_init is not None:
         await application.post_init(application)
@@ -605,10 +597,8 @@ async def _serve(
     await application.updater.stop()
     await application.stop()
     await application.shutdown()
-    results.put(
-        {"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-         "ready_s": ready_after, "connects": connects[0]}
-    )  # fmt: skip
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results.put({"rss_mb": peak_rss_mb, "ready_s": ready_after})
 
 
 @contextlib.contextmanager
@@ -680,7 +670,6 @@ async def run_bot(
             stop.set()
             report = await asyncio.to_thread(results.get, True, 60)
             process.join(30)
-    print("connects", report.get("connects"))
     return RunResult(config, phases, report["rss_mb"], report["ready_s"])
 
 
@@ -757,12 +746,12 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def phase_figures(phase: PhaseResult) -> dict[str, Any]:
-    answered = [s for s in phase.samples if s.first is not None]
-    latencies = [1000 * (s.first - s.queued) for s in answered]  # type: ignore[operator]
-    complete = [1000 * (s.last - s.queued) for s in answered]  # type: ignore[operator]
-    fetch = [1000 * (s.fetched - s.queued) for s in answered if s.fetched]
+    answered = [(s, s.first, s.last or s.first) for s in phase.samples if s.first is not None]
+    latencies = [1000 * (first - s.queued) for s, first, _ in answered]
+    complete = [1000 * (last - s.queued) for s, _, last in answered]
+    fetch = [1000 * (s.fetched - s.queued) for s, _, _ in answered if s.fetched]
     wall = max(phase.end - phase.start, 1e-9)
-    in_window = sum(1 for s in answered if phase.start <= s.first <= phase.end)  # type: ignore[operator]
+    in_window = sum(1 for _, first, _ in answered if phase.start <= first <= phase.end)
     mismatched = sum(1 for s in phase.samples if s.expected is not None and s.count != s.expected)
     return {
         "updates": len(phase.samples),
@@ -789,7 +778,7 @@ p50/p99 ms: update queued → first reply; p99 all: → last reply of that updat
 poll: p50 ms queued → fetched by getUpdates; CPU ms/upd: the bot process's CPU time per
 update; bot CPU: share of one core; harn.: this process (fake server + users); other: the
 rest of the machine (2 cores = 200%; if high, rerun); late: open-loop slots that found no
-idle user; err: users stopped or reply counts off."""
+idle user (sent late, or not at all); err: users stopped or reply counts off."""
 
 
 def _cell(value: Any, width: int, form: str) -> str:
@@ -834,7 +823,9 @@ def configs(args: argparse.Namespace) -> list[BotConfig]:
     for database in databases:
         for limiter in limiters:
             label = f"salescoach {database} limiter {'on' if limiter else 'off'}"
-            chosen.append(BotConfig(label, "salescoach", database, limiter))
+            if args.bound:
+                label += f" bound {args.bound}"
+            chosen.append(BotConfig(label, "salescoach", database, limiter, args.bound))
     if args.only:
         chosen = [c for c in chosen if args.only in (c.kind, c.database)]
     return chosen
@@ -888,6 +879,9 @@ def main() -> None:
     parser.add_argument("--only", choices=["echo", "salescoach", "sqlite", "postgres"])
     parser.add_argument(
         "--rtt", type=float, default=0.0, help="ms the fake server waits before answering a call"
+    )
+    parser.add_argument(
+        "--bound", type=int, default=0, help="bench only: at most N updates handled at once"
     )
     parser.add_argument("--csv", metavar="FILE", help="write every update's times to FILE")
     parser.add_argument("--profile", metavar="DIR", help="py-spy each SalesCoach run into DIR")
