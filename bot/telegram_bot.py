@@ -287,6 +287,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         ApplicationBuilder()
         .token(token)
         .concurrent_updates(PerUserUpdateProcessor())
+        .connection_pool_size(settings.telegram_connections)
         .rate_limiter(
             # A bucket of one, refilled every 1/30 s: Telegram's ~30 messages/s
             # overall without the bursts a larger bucket would allow.
