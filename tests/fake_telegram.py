@@ -866,6 +866,7 @@ class FakeTelegram:
         self._files: dict[str, bytes] = {}
         self._next_file_id = 1
         self._faults: dict[str, list[_Fault]] = {}
+        self._latency: dict[str, float] = {}
         self._methods: dict[str, ApiMethod] = {
             name.removeprefix("_api_").lower(): getattr(self, name)
             for name in dir(self)
@@ -1166,6 +1167,19 @@ class FakeTelegram:
         with self._cond:
             self._faults.setdefault(method.lower(), []).append(fault)
 
+    def set_latency(self, method: str, seconds: float) -> None:
+        """Answer every later call of ``method`` ``seconds`` late; 0 answers at once again.
+
+        The call takes effect on arrival, as on a slow link: the message is there while the
+        bot still waits for the answer. Calls already waiting keep their delay; a fault's own
+        ``delay`` replaces it.
+        """
+        with self._cond:
+            if seconds > 0:
+                self._latency[method.lower()] = seconds
+            else:
+                self._latency.pop(method.lower(), None)
+
     def _take_fault(self, method: str) -> _Fault | None:
         faults = self._faults.get(method.lower())
         if not faults:
@@ -1222,6 +1236,7 @@ class FakeTelegram:
                     method, params, error, delay=fault.delay, drop=fault.drop_connection
                 )
             reply = self._dispatch(method, params, files)
+            reply.delay = self._latency.get(method.lower(), 0.0)
             if fault is not None:
                 reply.delay, reply.drop_connection = fault.delay, fault.drop_connection
             return reply

@@ -500,6 +500,23 @@ async def test_dropped_connection_after_the_call_was_performed(
     assert [m.plain_text for m in fake.sent] == ["did it arrive?"]
 
 
+async def test_latency_delays_the_answer_not_the_call(
+    fake: FakeTelegram, bot: Bot, alice: FakeUser
+) -> None:
+    fake.set_latency("sendMessage", 30.0)
+    call = asyncio.create_task(bot.send_message(alice.id, "slow link"))
+    await fake.wait_until(lambda: len(fake.sent) == 1)
+    assert not call.done()  # there already, and the bot still waiting for the answer
+    fake.set_latency("sendMessage", 0)
+    body = f"chat_id={alice.id}&text=fast+again".encode()
+    status, _ = await asyncio.to_thread(
+        raw_post, fake, "sendMessage", body, "application/x-www-form-urlencoded"
+    )
+    assert status == 200 and not call.done()  # a new call is answered at once
+    call.cancel()
+    assert [m.plain_text for m in fake.sent] == ["slow link", "fast again"]
+
+
 async def test_server_errors_repeat_for_times(
     fake: FakeTelegram, bot: Bot, alice: FakeUser
 ) -> None:
