@@ -22,9 +22,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="SALESCOACH_DATABASE_URL")
     playbook_dir: Path | None = Field(default=None, alias="SALESCOACH_PLAYBOOK_DIR")
     log_level: str = Field(default="INFO", alias="SALESCOACH_LOG_LEVEL")
-    # Connections kept open to the Bot API. httpcore re-checks every pooled connection on
-    # each request (O(pool size)), so a small pool is faster than PTB's 256 under load;
-    # 16 requests in flight still cover Telegram's ~30 messages/s at 500 ms per call.
+    # Connections kept open to the Bot API: 16 calls in flight cover Telegram's ~30
+    # messages/s even at 500 ms per call, and a small pool is cheap to manage.
     telegram_connections: int = Field(default=16, ge=1, alias="SALESCOACH_TELEGRAM_CONNECTIONS")
     # How often the reminder dispatcher looks for due reminders, in seconds.
     dispatch_interval: float = Field(default=2.0, gt=0, alias="SALESCOACH_DISPATCH_INTERVAL")

@@ -33,6 +33,7 @@ from telegram.ext import (
 
 from bot.digests import start_digest_jobs
 from bot.flood import FLOOD_GROUP, FLOOD_KEY, FloodGate, flood_handler
+from bot.http_client import AiohttpRequest
 from bot.reminders import (
     DeliveryBlocked,
     DeliveryFailed,
@@ -287,7 +288,8 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         ApplicationBuilder()
         .token(token)
         .concurrent_updates(PerUserUpdateProcessor())
-        .connection_pool_size(settings.telegram_connections)
+        .request(AiohttpRequest(settings.telegram_connections))
+        .get_updates_request(AiohttpRequest(1))
         .rate_limiter(
             # A bucket of one, refilled every 1/30 s: Telegram's ~30 messages/s
             # overall without the bursts a larger bucket would allow.

@@ -660,7 +660,8 @@ def _parse_multipart(
         disposition = headers.get("content-disposition", "")
         name = _header_param(disposition, "content-disposition", "name") or ""
         filename = _header_param(disposition, "content-disposition", "filename")
-        if filename is not None or "content-type" in headers:
+        # A file part names a file; plain fields may still carry a Content-Type (aiohttp's do).
+        if filename is not None:
             files[name] = UploadedFile(name, filename, headers.get("content-type"), data)
         else:
             params[name] = decode_form_value(name, data.decode("utf-8"))
