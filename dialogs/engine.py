@@ -41,7 +41,7 @@ from dialogs.steps import (
 )
 from dialogs.texts import Texts, format_when
 from playbooks.locales import language_for
-from storage.db import transaction
+from storage.db import run_transaction
 from storage.dialog_state import load_state, save_state
 from storage.models import DialogState, User, utcnow
 from storage.users import get_or_create_user
@@ -94,28 +94,30 @@ class Engine:
         """
         if not sender.private_chat:
             return [Outgoing(Texts(language_for(sender.language_code))("common.group_only"))]
-        with transaction(self.database) as session:
-            user = get_or_create_user(
-                session,
-                sender.platform,
-                sender.user_id,
-                display_name=sender.display_name,
-                language=language_for(sender.language_code),
-            )
-            if not user.active:
-                user.active = True  # they wrote to us, so they can hear from us again
-            state = load_state(session, user.id or 0, for_update=True)
-            ctx = Context(
-                session=session,
-                user=user,
-                data=json.loads(state.data),
-                t=Texts(user.language),
-                now=self.clock(),
-                services=self.services,
-            )
-            replies = _Turn(self, ctx, state).run(incoming)
-            save_state(session, state)
-            return replies
+        return run_transaction(self.database, lambda session: self._turn(session, sender, incoming))
+
+    def _turn(self, session: Session, sender: Sender, incoming: Incoming | None) -> list[Outgoing]:
+        user = get_or_create_user(
+            session,
+            sender.platform,
+            sender.user_id,
+            display_name=sender.display_name,
+            language=language_for(sender.language_code),
+        )
+        if not user.active:
+            user.active = True  # they wrote to us, so they can hear from us again
+        state = load_state(session, user.id or 0, for_update=True)
+        ctx = Context(
+            session=session,
+            user=user,
+            data=json.loads(state.data),
+            t=Texts(user.language),
+            now=self.clock(),
+            services=self.services,
+        )
+        replies = _Turn(self, ctx, state).run(incoming)
+        save_state(session, state)
+        return replies
 
 
 class _Turn:

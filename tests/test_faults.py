@@ -1,8 +1,9 @@
-"""Faults: a dropped getUpdates connection, SIGKILL mid-dialog and mid-digest-run, and
-concurrent SQLite writers."""
+"""Faults: a dropped getUpdates connection, SIGKILL mid-dialog and mid-digest-run, concurrent
+SQLite writers, and SQLite locked past its busy timeout."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -11,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
@@ -207,3 +209,51 @@ def test_concurrent_sqlite_writers_wait_instead_of_failing(tmp_path: Path) -> No
     with Session(database) as session:
         users = session.exec(select(User)).all()
         assert len(users) == 12 and all(user.onboarded_at for user in users)
+
+
+def _hold_write_lock(path: Path, seconds: float, taken: threading.Event) -> None:
+    # Another process's writer, as far as SQLite can tell: its own connection and lock.
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("BEGIN IMMEDIATE")
+    taken.set()
+    time.sleep(seconds)
+    connection.execute("ROLLBACK")
+    connection.close()
+
+
+def test_database_locked_past_the_busy_timeout_is_retried(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "locked.db"
+    database = make_engine(f"sqlite:///{path}", busy_timeout=0.05)
+    upgrade(database)
+    engine = Engine(database, dialogs=DIALOGS, commands=COMMANDS, actions=ACTIONS)
+    sender = Sender("telegram", "501", "Lee", "en")
+    taken = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, 0.12, taken))
+    holder.start()
+    taken.wait(5)
+    [greeting] = engine.handle(sender, Incoming.typed("/start"))
+    holder.join()
+    assert "what should I call you" in greeting.text
+    assert "database locked; trying the transaction again" in caplog.text
+    with Session(database) as session:
+        assert len(session.exec(select(User)).all()) == 1  # written once, not once per attempt
+
+
+def test_database_locked_for_good_fails_cleanly_and_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "stuck.db"
+    database = make_engine(f"sqlite:///{path}", busy_timeout=0.02)
+    upgrade(database)
+    engine = Engine(database, dialogs=DIALOGS, commands=COMMANDS, actions=ACTIONS)
+    taken = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, 2.0, taken))
+    holder.start()
+    taken.wait(5)
+    with pytest.raises(OperationalError, match="locked"):
+        engine.handle(Sender("telegram", "502", "Kim", "en"), Incoming.typed("/start"))
+    holder.join()
+    with Session(database) as session:
+        assert session.exec(select(User)).all() == []
+    [greeting] = engine.handle(Sender("telegram", "502", "Kim", "en"), Incoming.typed("/start"))
+    assert "what should I call you" in greeting.text
