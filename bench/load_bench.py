@@ -133,6 +133,7 @@ class Sample:
     first: float | None = None
     last: float | None = None
     count: int = 0
+    calls: int = 0  # Bot API calls the bot made for this update (answers, edits, sends)
 
 
 class LoadFakeTelegram(FakeTelegram):
@@ -175,9 +176,22 @@ class LoadFakeTelegram(FakeTelegram):
         reply = super()._dispatch(method, params, files)
         if method.lower() != "getupdates":
             self.last_call = time.perf_counter()
+            self._count_call(params)
             if self.rtt:
                 reply.delay = self.rtt  # the bot waits a network round trip for every answer
         return reply
+
+    def _count_call(self, params: dict[str, Any]) -> None:
+        chat = params.get("chat_id")
+        if chat is None and "callback_query_id" in params:  # an answer names no chat
+            query = self._open_queries.get(str(params["callback_query_id"]))
+            chat = query["message"]["chat"]["id"] if query else None
+        if not str(chat).lstrip("-").isdigit():
+            return
+        with self._cond:
+            sample = self._open.get(int(str(chat)))
+            if sample is not None:
+                sample.calls += 1
 
     async def quiet(self, seconds: float = 1.0, timeout: float = 300.0) -> None:
         """Wait until the bot has called nothing for `seconds`: its queues are empty."""
@@ -762,6 +776,7 @@ def phase_figures(phase: PhaseResult) -> dict[str, Any]:
         "p99_all": percentile(complete, 0.99) if complete else float("nan"),
         "fetch_p50": statistics.median(fetch) if fetch else float("nan"),
         "errors": len(phase.errors) + mismatched,
+        "calls": sum(s.calls for s, _, _ in answered) / len(answered) if answered else None,
     }
 
 
@@ -769,13 +784,15 @@ COLUMNS = [  # heading, width, format
     ("bot", -30, "{}"), ("mode", -11, "{}"), ("users", 5, "{}"), ("updates", 7, "{}"),
     ("upd/s", 6, "{:.1f}"), ("×echo", 5, "{:.2f}"), ("p50 ms", 7, "{:.1f}"),
     ("p99 ms", 7, "{:.1f}"), ("p99 all", 7, "{:.1f}"), ("poll", 5, "{:.1f}"),
-    ("CPU ms/upd", 10, "{:.2f}"), ("bot CPU", 7, "{:.0%}"), ("harn.", 5, "{:.0%}"),
+    ("calls", 5, "{:.2f}"), ("CPU ms/upd", 10, "{:.2f}"), ("bot CPU", 7, "{:.0%}"),
+    ("harn.", 5, "{:.0%}"),
     ("other", 5, "{:.0%}"), ("RSS MB", 6, "{:.0f}"), ("late", 5, "{}"), ("err", 4, "{}"),
 ]  # fmt: skip
 LEGEND = """\
 upd/s: updates answered per second; ×echo: upd/s against the echo bot's closed loop;
 p50/p99 ms: update queued → first reply; p99 all: → last reply of that update;
-poll: p50 ms queued → fetched by getUpdates; CPU ms/upd: the bot process's CPU time per
+poll: p50 ms queued → fetched by getUpdates; calls: Bot API calls per update (answers,
+edits and sends, getUpdates not counted); CPU ms/upd: the bot process's CPU time per
 update; bot CPU: share of one core; harn.: this process (fake server + users); other: the
 rest of the machine (2 cores = 200%; if high, rerun); late: open-loop slots that found no
 idle user (sent late, or not at all); err: users stopped or reply counts off."""
@@ -803,7 +820,8 @@ def print_table(runs: list[RunResult]) -> None:
             values = [
                 run.config.label, phase.mode, phase.users, f["updates"], f["rate"],
                 f["rate"] / echo_rate if echo_rate else None, f["p50"], f["p99"], f["p99_all"],
-                f["fetch_p50"], cpu_ms, phase.bot_cpu, phase.harness_cpu, phase.other_cpu,
+                f["fetch_p50"], f["calls"], cpu_ms, phase.bot_cpu, phase.harness_cpu,
+                phase.other_cpu,
                 run.rss_mb, phase.late, f["errors"],
             ]  # fmt: skip
             print(

@@ -1237,7 +1237,8 @@ class FakeTelegram:
                     method, params, error, delay=fault.delay, drop=fault.drop_connection
                 )
             reply = self._dispatch(method, params, files)
-            reply.delay = self._latency.get(method.lower(), 0.0)
+            # A subclass's _dispatch may already have set a delay (bench/load_bench.py's RTT).
+            reply.delay = max(reply.delay, self._latency.get(method.lower(), 0.0))
             if fault is not None:
                 reply.delay, reply.drop_connection = fault.delay, fault.drop_connection
             return reply
