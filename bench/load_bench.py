@@ -173,10 +173,11 @@ class LoadFakeTelegram(FakeTelegram):
         super().start()
 
     def _dispatch(self, method: str, params: dict[str, Any], files: dict[str, Any]) -> Any:
+        if method.lower() != "getupdates":
+            self._count_call(params)  # first: answering a button forgets its query
         reply = super()._dispatch(method, params, files)
         if method.lower() != "getupdates":
             self.last_call = time.perf_counter()
-            self._count_call(params)
             if self.rtt:
                 reply.delay = self.rtt  # the bot waits a network round trip for every answer
         return reply
@@ -437,12 +438,21 @@ def machine_busy_seconds() -> float | None:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process, from /proc (Linux)."""
+    """utime + stime of a process and its live children (worker processes), from /proc."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) or 0.0 for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            children += [int(child) for child in (task / "children").read_text().split()]
+    return children
 
 
 async def run_phases(
@@ -505,6 +515,7 @@ class BotConfig:
     database: str = "-"  # "sqlite" | "postgres" | "-"
     limiter: bool = False
     bound: int = 0  # bench only: see bounded_processor
+    workers: int = 0  # bench only: see ProcessEngine
 
 
 def build_echo_bot(token: str, base_url: str, file_url: str) -> Any:
@@ -555,6 +566,58 @@ def bounded_processor(running: int) -> Any:
     return Bounded()
 
 
+class ProcessEngine:
+    """Bench only (--engine-processes): each turn runs in a worker process, not this one.
+
+    A candidate way to use the second core: the event loop keeps Telegram I/O,
+    workers do the database and dialog work. `handle` is still called on a worker
+    thread under the user's lock, so per-user order holds.
+    """
+
+    def __init__(self, engine: Any, workers: int, database_url: str) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._engine = engine
+        self._pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker_engine,
+            initargs=(database_url,),
+        )
+        list(self._pool.map(_worker_pid, range(workers)))  # start them before the load
+
+    def handle(self, sender: Any, incoming: Any) -> Any:
+        return self._pool.submit(_worker_handle, sender, incoming).result()
+
+    def shutdown(self) -> None:
+        self._pool.shutdown()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+_worker_engine: Any = None
+
+
+def _start_worker_engine(database_url: str) -> None:
+    global _worker_engine
+    from bot.runtime import build_engine
+    from bot.settings import Settings
+    from dialogs.steps import Services
+
+    _worker_engine = build_engine(Settings(SALESCOACH_DATABASE_URL=database_url), Services())
+
+
+def _worker_pid(_: int) -> int:
+    time.sleep(0.2)  # so that every worker, not one, takes a task and starts
+    return os.getpid()
+
+
+def _worker_handle(sender: Any, incoming: Any) -> Any:
+    return _worker_engine.handle(sender, incoming)
+
+
 def bot_process(
     config: BotConfig,
     urls: tuple[str, str, str],
@@ -599,6 +662,9 @@ async def _serve(
             application.bot._rate_limiter = None  # bench only: no spacing of messages
         if config.bound:
             application._update_processor = bounded_processor(config.bound)
+        if config.workers:
+            engine = application.bot_data["engine"]
+            application.bot_data["engine"] = ProcessEngine(engine, config.workers, database_url)
     await application.initialize()
     if application.post_init is not None:
         await application.post_init(application)
@@ -611,6 +677,9 @@ async def _serve(
     await application.updater.stop()
     await application.stop()
     await application.shutdown()
+    engine = application.bot_data.get("engine")
+    if isinstance(engine, ProcessEngine):
+        engine.shutdown()
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results.put({"rss_mb": peak_rss_mb, "ready_s": ready_after})
 
@@ -663,7 +732,7 @@ async def run_bot(
             target=bot_process,
             args=(config, (fake.token, fake.base_url, fake.base_file_url), database_url,
                   ready, stop, results),
-            daemon=True,
+            daemon=not config.workers,  # a daemon may not start worker processes
         )  # fmt: skip
         process.start()
         try:
@@ -843,7 +912,11 @@ def configs(args: argparse.Namespace) -> list[BotConfig]:
             label = f"salescoach {database} limiter {'on' if limiter else 'off'}"
             if args.bound:
                 label += f" bound {args.bound}"
-            chosen.append(BotConfig(label, "salescoach", database, limiter, args.bound))
+            if args.engine_processes:
+                label += f" +{args.engine_processes} proc"
+            chosen.append(
+                BotConfig(label, "salescoach", database, limiter, args.bound, args.engine_processes)
+            )
     if args.only:
         chosen = [c for c in chosen if args.only in (c.kind, c.database)]
     return chosen
@@ -897,6 +970,12 @@ def main() -> None:
     parser.add_argument("--only", choices=["echo", "salescoach", "sqlite", "postgres"])
     parser.add_argument(
         "--rtt", type=float, default=0.0, help="ms the fake server waits before answering a call"
+    )
+    parser.add_argument(
+        "--engine-processes",
+        type=int,
+        default=0,
+        help="bench only: run turns in N worker processes",
     )
     parser.add_argument(
         "--bound", type=int, default=0, help="bench only: at most N updates handled at once"
