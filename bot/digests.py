@@ -17,7 +17,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ from storage.digest_queries import (
     find_digest_run,
     finish_digest,
     reclaim_digest,
+    start_sending_digest,
+    take_over_digest,
 )
 from storage.models import User
 from storage.teams import get_team, managed_teams
@@ -58,6 +60,9 @@ SYNC_INTERVAL = 60.0
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Run statuses beyond the model's sending | sent | failed:
 RETRY = "retry"  # nothing reached the manager; the sync job tries again for a while
+# Claimed and being built: nothing has gone to Telegram yet, so if the builder dies
+# (a crash mid-burst: charts take ~0.5 s each) another process may take the run over.
+BUILDING = "building"
 SKIPPED = "skipped"  # nothing to send (the team has no members yet)
 
 Deliver = Callable[[User, Outgoing], Awaitable[None]]
@@ -71,6 +76,8 @@ class DigestConfig:
     concurrency: int = 24  # managers served at once; the rate limiter keeps the total at 30/s
     catch_up: timedelta = timedelta(hours=12)  # a slot missed while down is sent this late
     retry_window: timedelta = timedelta(hours=1)
+    # A run still building after this long is taken to be abandoned by a dead process.
+    build_lease: timedelta = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ class Claimed:
     manager_id: int
     team_id: int
     week: str
+    # The row's created_at while BUILDING; None for a retry, which is "sending" at once.
+    stamp: datetime | None = None
 
 
 def last_slot(now: datetime, zone: tzinfo, weekday: int, clock: str) -> datetime | None:
@@ -152,30 +161,38 @@ class DigestSender:
             week = week_for_slot(now, user)
             claimed = []
             for team in managed_teams(session, manager_id):
-                run_id = self._claim(session, manager_id, team.id or 0, week, now)
-                if run_id is not None:
-                    claimed.append(Claimed(run_id, manager_id, team.id or 0, week))
+                run = self._claim(session, manager_id, team.id or 0, week, now)
+                if run is not None:
+                    claimed.append(run)
             return claimed  # committed on leaving the block, before anything is sent
 
     def _claim_one(self, manager_id: int, team_id: int, week: str) -> Claimed | None:
         now = self.engine.clock()
         with transaction(self.engine.database) as session:
-            run_id = self._claim(session, manager_id, team_id, week, now)
-        return Claimed(run_id, manager_id, team_id, week) if run_id is not None else None
+            return self._claim(session, manager_id, team_id, week, now)
 
     def _claim(
         self, session: Session, manager_id: int, team_id: int, week: str, now: datetime
-    ) -> int | None:
-        """Win the run by inserting it, or take back one left to retry while it may be."""
-        run_id = claim_digest(session, manager_id, team_id, week)
+    ) -> Claimed | None:
+        """Win the run by inserting it, or take over one left to retry or abandoned mid-build."""
+        stamp = now.replace(microsecond=0)  # compared for equality after a database round trip
+        run_id = claim_digest(session, manager_id, team_id, week, status=BUILDING, at=stamp)
         if run_id is not None:
-            return run_id
+            return Claimed(run_id, manager_id, team_id, week, stamp)
         existing = find_digest_run(session, manager_id, team_id, week)
-        if existing is None or existing.id is None or existing.status != RETRY:
+        if existing is None or existing.id is None:
             return None
-        if now - existing.created_at >= self.config.retry_window:
-            return None
-        return existing.id if reclaim_digest(session, existing.id, RETRY) else None
+        age = _aware(now) - _aware(existing.created_at)
+        retry = existing.status == RETRY and age < self.config.retry_window
+        if retry and reclaim_digest(session, existing.id, RETRY):
+            return Claimed(existing.id, manager_id, team_id, week)
+        abandoned = existing.status == BUILDING and age >= self.config.build_lease
+        if abandoned and take_over_digest(
+            session, existing.id, BUILDING, existing.created_at, stamp
+        ):
+            log.warning("digest run %s: taking over an abandoned build", existing.id)
+            return Claimed(existing.id, manager_id, team_id, week, stamp)
+        return None
 
     def _build(self, run: Claimed) -> tuple[User, list[Outgoing]] | None:
         now = self.engine.clock()
@@ -204,6 +221,8 @@ class DigestSender:
             await asyncio.to_thread(self._record, run.run_id, SKIPPED, None)
             return 0
         user, messages = built
+        if run.stamp is not None and not await asyncio.to_thread(self._start_sending, run):
+            return 0  # another process took the run over: it sends, not us
         delivered = 0
         try:
             for index, unit in enumerate(split_for_pacing(messages)):
@@ -226,6 +245,11 @@ class DigestSender:
             return 0
         await asyncio.to_thread(self._record, run.run_id, "sent", None)
         return 1
+
+    def _start_sending(self, run: Claimed) -> bool:
+        assert run.stamp is not None
+        with transaction(self.engine.database) as session:
+            return start_sending_digest(session, run.run_id, BUILDING, run.stamp)
 
     def _record(self, run_id: int, status: str, blocked_user: int | None) -> None:
         with transaction(self.engine.database) as session:
@@ -288,7 +312,10 @@ class DigestScheduler:
         if run is None:
             return True
         _run_id, status, created_at = run
-        return bool(status == RETRY and now - created_at < self.sender.config.retry_window)
+        age = _aware(now) - _aware(created_at)
+        if status == BUILDING:
+            return bool(age >= self.sender.config.build_lease)
+        return bool(status == RETRY and age < self.sender.config.retry_window)
 
     def sync_jobs(self, subscribers: list[DigestSubscriber]) -> None:
         """Add, move or remove cron jobs so there is one per subscribed manager."""
@@ -427,3 +454,8 @@ def send_digest_now(settings: Settings, team_id: int, week: str | None) -> int:
 
     asyncio.run(send())
     return 0
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive UTC datetimes; PostgreSQL and our clock aware ones.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -747,14 +747,24 @@ def _stage_moves(db: Connection, params: dict[str, Any]) -> list[StageMove]:
 # ----- exactly once ------------------------------------------------------------------
 
 
-def claim_digest(session: Session, manager_id: int, team_id: int, week: str) -> int | None:
+def claim_digest(
+    session: Session,
+    manager_id: int,
+    team_id: int,
+    week: str,
+    *,
+    status: str = "sending",
+    at: datetime | None = None,
+) -> int | None:
     """Insert the run row for this manager, team and week; None when someone already has.
 
     The unique key decides: of two processes racing, only the one whose
     insert succeeds may send. Call it in its own transaction and commit
-    before sending.
+    before sending. `at` stamps the row (created_at).
     """
-    run = DigestRun(manager_id=manager_id, team_id=team_id, week=week)
+    run = DigestRun(manager_id=manager_id, team_id=team_id, week=week, status=status)
+    if at is not None:
+        run.created_at = at
     try:
         with session.begin_nested():
             session.add(run)
@@ -769,6 +779,42 @@ def reclaim_digest(session: Session, run_id: int, from_status: str) -> bool:
     statement = (
         update(DigestRun)
         .where(col(DigestRun.id) == run_id, col(DigestRun.status) == from_status)
+        .values(status="sending")
+    )
+    result = session.execute(statement)
+    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+def take_over_digest(
+    session: Session, run_id: int, status: str, stamp: datetime, at: datetime
+) -> bool:
+    """Restamp a run still in `status` with the `stamp` we saw, to `at`; True if won.
+
+    How a process takes over a run whose builder died: the stamp makes the
+    take-over, and the dead builder's later `start_sending_digest`, conditional.
+    """
+    statement = (
+        update(DigestRun)
+        .where(
+            col(DigestRun.id) == run_id,
+            col(DigestRun.status) == status,
+            col(DigestRun.created_at) == stamp,
+        )
+        .values(created_at=at)
+    )
+    result = session.execute(statement)
+    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+def start_sending_digest(session: Session, run_id: int, status: str, stamp: datetime) -> bool:
+    """Move a run from `status` to "sending" if it still carries our `stamp`; True if so."""
+    statement = (
+        update(DigestRun)
+        .where(
+            col(DigestRun.id) == run_id,
+            col(DigestRun.status) == status,
+            col(DigestRun.created_at) == stamp,
+        )
         .values(status="sending")
     )
     result = session.execute(statement)

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
+from bot.digests import BUILDING, DigestConfig
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
 from dialogs.engine import Engine
 from dialogs.io import Incoming, Sender
@@ -114,10 +115,13 @@ def test_sigkill_mid_digest_run_sends_no_digest_twice_and_keeps_serving(
     for method in ("sendMessage", "sendPhoto"):
         fake.set_latency(method, 0)
     in_flight = {by_user[m] for m, status in at_kill.items() if status == "sending"}
+    building = [by_user[m] for m, status in at_kill.items() if status == BUILDING]
     not_started = [manager for manager in managers if manager.user_id not in at_kill]
     # The kill hit the middle of the run: some digests half seen, some not yet claimed.
     assert {m for m in in_flight if seen_at_kill[m.telegram_id]}, at_kill
     assert not_started, at_kill
+    to_send = not_started + building  # nothing of these had gone to Telegram
+    age_digest_runs(database_url, DigestConfig().build_lease)  # back after the build lease
 
     person = FakeUser(9303, "Ana", "en")
     fake.send_text(person, "/start")  # typed while the bot is down
@@ -130,8 +134,8 @@ def test_sigkill_mid_digest_run_sends_no_digest_twice_and_keeps_serving(
         wait_for(lambda: len(fake.messages_to(person.id)) == 2)
         wait_for(
             lambda: (
-                all(len(fake.messages_to(m.telegram_id)) >= 2 for m in not_started)
-                and all(digest_runs(database_url).get(m.user_id) == "sent" for m in not_started)
+                all(len(fake.messages_to(m.telegram_id)) >= 2 for m in to_send)
+                and all(digest_runs(database_url).get(m.user_id) == "sent" for m in to_send)
             )
         )
     finally:
@@ -145,17 +149,17 @@ def test_sigkill_mid_digest_run_sends_no_digest_twice_and_keeps_serving(
         assert len(set(contents)) == len(contents), manager
         assert sum(message.kind == "photo" for message in messages) <= 1, manager
     assert max(digests_received(fake, managers).values()) == 1
-    # Every run not started when the bot died went out in full after the restart.
-    for manager in not_started:
+    # Every run not started, or still being built, when the bot died went out in full after
+    # the restart: an abandoned build is taken over once its lease has run out.
+    for manager in to_send:
         kinds = sorted(message.kind for message in fake.messages_to(manager.telegram_id))
         assert kinds == ["photo", "text"], manager
-    # A run in flight at the kill stays unresolved: never reclaimed, never resent, even to
-    # a manager who saw none of it, since Telegram may have had it when the bot died.
+    # A run that had started sending stays unresolved: never reclaimed, never resent, even
+    # to a manager who saw none of it, since Telegram may have had it when the bot died.
     after = digest_runs(database_url)
-    assert {m: after[m] for m in at_kill} == at_kill
-    assert Counter(after.values()) == Counter(at_kill.values()) + Counter(
-        {"sent": len(not_started)}
-    )
+    sending = {m: status for m, status in at_kill.items() if status != BUILDING}
+    assert {m: after[m] for m in sending} == sending
+    assert Counter(after.values()) == Counter(sending.values()) + Counter({"sent": len(to_send)})
     chats_in_flight = {manager.telegram_id for manager in in_flight}
     assert [m for m in fake.sent[sent_before_restart:] if m.chat_id in chats_in_flight] == []
     # Everyone else is served as usual, including what was typed during the outage.
@@ -163,6 +167,17 @@ def test_sigkill_mid_digest_run_sends_no_digest_twice_and_keeps_serving(
     assert len(texts) == 2
     assert "what should I call you" in texts[0] and "What's your role?" in texts[1]
     assert fake.errors == []
+
+
+def age_digest_runs(database_url: str, by: timedelta) -> None:
+    """Move every run's stamp back, as if the restart came that much later."""
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        for run in session.exec(select(DigestRun)):
+            run.created_at -= by + timedelta(seconds=1)
+            session.add(run)
+        session.commit()
+    engine.dispose()
 
 
 def digest_runs(database_url: str) -> dict[int, str]:
