@@ -75,10 +75,11 @@ class AiohttpRequest(BaseRequest):
                 method, url, data=_body(request_data), timeout=timeout
             ) as response:
                 return response.status, await response.read()
+        # Only the error's kind: aiohttp's messages carry the URL, and the URL the token.
         except TimeoutError as error:
-            raise TimedOut from error
+            raise TimedOut(f"Timed out: aiohttp.{type(error).__name__}") from None
         except aiohttp.ClientError as error:
-            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+            raise NetworkError(f"aiohttp.{type(error).__name__}") from None
 
 
 def _chosen(value: object, default: float | None) -> float | None:

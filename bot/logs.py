@@ -24,6 +24,24 @@ class RedactFilter(logging.Filter):
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """Redact secrets from the whole formatted line, tracebacks included.
+
+    Exceptions from the HTTP client name the request URL, and the Bot API URL
+    holds the token; the filter above sees only the message, not the traceback.
+    """
+
+    def __init__(self, fmt: str, secrets: list[str]) -> None:
+        super().__init__(fmt)
+        self.secrets = [secret for secret in secrets if secret]
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self.secrets:
+            text = text.replace(secret, "<redacted>")
+        return text
+
+
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the handler we installed, so configuring again replaces only it."""
 
@@ -41,7 +59,9 @@ QUIET_LOGGERS = {
 def configure_logging(level: str, secrets: list[str]) -> None:
     """Log to stderr at `level`, with secrets redacted and payload-logging libraries held back."""
     handler = _OurHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
+    )
     handler.addFilter(RedactFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if not isinstance(h, _OurHandler)] + [handler]

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine as Database
 from sqlmodel import Session, select
 
-from bot.logs import configure_logging
+from bot.logs import _OurHandler, configure_logging
 from dialogs.engine import Engine
 from storage.models import Account, FollowUp, Membership, User, Visit
 from tests.e2e import Person, RunningBot, settings_for
@@ -140,7 +140,28 @@ async def test_logs_never_contain_message_text_phone_numbers_or_the_token(
     await person.say(f"/remind tomorrow 9am call {phone}")
     fake.send_photo(person.user)
     await person.read(1)
+    # A failed call is logged with its traceback; the HTTP error named the URL, token and all.
+    fake.fail_next("sendMessage", 200, "", drop_connection=True)  # delivered, answer lost
+    [_profile, apology] = await person.say("/whoami", replies=2)
+    assert "went wrong" in (apology.plain_text or "")
+    assert "NetworkError" in caplog.text
     logged = caplog.text
     assert logged, "expected some log output to scan"
     for secret in (secret_name, phone, fake.token, "call me on"):
         assert secret not in logged
+
+
+def test_a_traceback_naming_the_token_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    token = "123456:SECRET-token"
+    configure_logging("INFO", [token])
+    try:
+        try:
+            raise OSError(f"connection reset: POST http://127.0.0.1/bot{token}/sendMessage")
+        except OSError:
+            logging.getLogger("bot.test").exception("sending failed")
+        written = capsys.readouterr().err
+    finally:
+        root = logging.getLogger()
+        root.handlers[:] = [h for h in root.handlers if not isinstance(h, _OurHandler)]
+    assert "sending failed" in written and "connection reset" in written
+    assert token not in written and "<redacted>" in written
