@@ -646,6 +646,7 @@ async def _serve(
         application = build_echo_bot(token, base_url, file_url)
     else:
         from bot.logs import configure_logging
+        from bot.runtime import freeze_startup_objects
         from bot.settings import Settings
         from bot.telegram_bot import build_application
 
@@ -658,6 +659,7 @@ async def _serve(
                 SALESCOACH_DATABASE_URL=database_url,
             )
         )
+        freeze_startup_objects()  # as `salescoach run` does
         if not config.limiter:
             application.bot._rate_limiter = None  # bench only: no spacing of messages
         if config.bound:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from bot.settings import Settings
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
 from dialogs.engine import Engine
@@ -25,3 +27,14 @@ def build_engine(settings: Settings, services: Services) -> Engine:
     database = make_engine(settings.database_url)
     upgrade(database)
     return Engine(database, dialogs=DIALOGS, commands=COMMANDS, actions=ACTIONS, services=services)
+
+
+def freeze_startup_objects() -> None:
+    """Exempt everything loaded so far from the garbage collector's full passes.
+
+    Playbooks, templates, compiled queries and modules live as long as the
+    process; rescanning them in every full collection stalled the event loop
+    for ~100 ms at a time under load (bench/load_bench.py); frozen, ~10 ms.
+    """
+    gc.collect()
+    gc.freeze()

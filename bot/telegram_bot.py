@@ -40,7 +40,7 @@ from bot.reminders import (
     DeliveryRetry,
     Dispatcher,
 )
-from bot.runtime import build_engine
+from bot.runtime import build_engine, freeze_startup_objects
 from bot.settings import Settings
 from bot.updates import PerUserUpdateProcessor
 from dialogs.engine import Engine
@@ -336,4 +336,5 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
 def run_polling(settings: Settings) -> None:
     """Run the bot with long polling until interrupted."""
     application = build_application(settings)
+    freeze_startup_objects()
     application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

@@ -40,6 +40,7 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application, ContextTypes
 
+from bot.runtime import freeze_startup_objects
 from bot.settings import Settings
 from bot.telegram_bot import ENGINE_KEY, build_application
 from dialogs.engine import Engine
@@ -328,6 +329,7 @@ def run_webhook(settings: Settings) -> None:
     """
     config = webhook_config(settings)
     server = WebhookServer(build_application(settings), config)
+    freeze_startup_objects()
     asyncio.run(_serve_until_signalled(server))
 
 
