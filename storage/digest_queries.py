@@ -793,21 +793,17 @@ def take_over_digest(
     How a process takes over a run whose builder died: the stamp makes the
     take-over, and the dead builder's later `start_sending_digest`, conditional.
     """
-    statement = (
-        update(DigestRun)
-        .where(
-            col(DigestRun.id) == run_id,
-            col(DigestRun.status) == status,
-            col(DigestRun.created_at) == stamp,
-        )
-        .values(created_at=at)
-    )
-    result = session.execute(statement)
-    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+    return _update_if_stamped(session, run_id, status, stamp, {"created_at": at})
 
 
 def start_sending_digest(session: Session, run_id: int, status: str, stamp: datetime) -> bool:
     """Move a run from `status` to "sending" if it still carries our `stamp`; True if so."""
+    return _update_if_stamped(session, run_id, status, stamp, {"status": "sending"})
+
+
+def _update_if_stamped(
+    session: Session, run_id: int, status: str, stamp: datetime, values: dict[str, Any]
+) -> bool:
     statement = (
         update(DigestRun)
         .where(
@@ -815,7 +811,7 @@ def start_sending_digest(session: Session, run_id: int, status: str, stamp: date
             col(DigestRun.status) == status,
             col(DigestRun.created_at) == stamp,
         )
-        .values(status="sending")
+        .values(values)
     )
     result = session.execute(statement)
     return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
