@@ -40,7 +40,9 @@ def make_engine(
         )
         event.listen(engine, "connect", partial(_configure_sqlite, busy_timeout))
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    # Enough pooled connections for every worker thread (asyncio's default executor has
+    # min(32, CPUs + 4)); one beyond SQLAlchemy's default 5 was opened and closed per use.
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=12, max_overflow=20)
 
 
 def _configure_sqlite(busy_timeout: float, dbapi_connection: Any, _record: Any) -> None:
