@@ -170,11 +170,14 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     replies = await _run_engine(update, Incoming.pressed(query.data or ""), context)
     notice = next((reply.notice for reply in replies if reply.notice), None)
-    await query.answer(notice[:200] if notice else None)
     # A notice shows as the button's pop-up; repeat it as a message only when
     # nothing else (such as the current question) follows it.
     rest = [reply for reply in replies if reply.notice is None]
-    await send_replies(update, context, rest or replies)
+    # Together: one Bot API round trip before the reply shows, not two.
+    await asyncio.gather(
+        query.answer(notice[:200] if notice else None),
+        send_replies(update, context, rest or replies),
+    )
     # The answer first, then the spent buttons: removing them first would put a
     # rate-limiter slot (1/30 s) and a round trip between the press and its answer.
     if notice is None and not any(reply.replace for reply in replies):
