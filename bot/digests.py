@@ -17,7 +17,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ from storage.digest_queries import (
     start_sending_digest,
     take_over_digest,
 )
-from storage.models import User
+from storage.models import User, as_utc
 from storage.teams import get_team, managed_teams
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class DigestSender:
         existing = find_digest_run(session, manager_id, team_id, week)
         if existing is None or existing.id is None:
             return None
-        age = _aware(now) - _aware(existing.created_at)
+        age = as_utc(now) - as_utc(existing.created_at)
         retry = existing.status == RETRY and age < self.config.retry_window
         if retry and reclaim_digest(session, existing.id, RETRY):
             return Claimed(existing.id, manager_id, team_id, week)
@@ -312,7 +312,7 @@ class DigestScheduler:
         if run is None:
             return True
         _run_id, status, created_at = run
-        age = _aware(now) - _aware(created_at)
+        age = as_utc(now) - as_utc(created_at)
         if status == BUILDING:
             return bool(age >= self.sender.config.build_lease)
         return bool(status == RETRY and age < self.sender.config.retry_window)
@@ -454,8 +454,3 @@ def send_digest_now(settings: Settings, team_id: int, week: str | None) -> int:
 
     asyncio.run(send())
     return 0
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive UTC datetimes; PostgreSQL and our clock aware ones.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

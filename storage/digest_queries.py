@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -45,6 +45,7 @@ from storage.models import (
     Team,
     User,
     Visit,
+    as_utc,
 )
 
 TOP_OBJECTION_TYPES = 3
@@ -573,7 +574,7 @@ def _aware(value: Any) -> datetime | None:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if not isinstance(moment, datetime):
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return as_utc(moment)
 
 
 # ----- the week's numbers ----------------------------------------------------------
@@ -776,13 +777,7 @@ def claim_digest(
 
 def reclaim_digest(session: Session, run_id: int, from_status: str) -> bool:
     """Take a run left in `from_status` (a retryable failure) back into "sending"; True if won."""
-    statement = (
-        update(DigestRun)
-        .where(col(DigestRun.id) == run_id, col(DigestRun.status) == from_status)
-        .values(status="sending")
-    )
-    result = session.execute(statement)
-    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+    return _update_run(session, run_id, from_status, {"status": "sending"})
 
 
 def take_over_digest(
@@ -793,26 +788,27 @@ def take_over_digest(
     How a process takes over a run whose builder died: the stamp makes the
     take-over, and the dead builder's later `start_sending_digest`, conditional.
     """
-    return _update_if_stamped(session, run_id, status, stamp, {"created_at": at})
+    return _update_run(session, run_id, status, {"created_at": at}, stamp=stamp)
 
 
 def start_sending_digest(session: Session, run_id: int, status: str, stamp: datetime) -> bool:
     """Move a run from `status` to "sending" if it still carries our `stamp`; True if so."""
-    return _update_if_stamped(session, run_id, status, stamp, {"status": "sending"})
+    return _update_run(session, run_id, status, {"status": "sending"}, stamp=stamp)
 
 
-def _update_if_stamped(
-    session: Session, run_id: int, status: str, stamp: datetime, values: dict[str, Any]
+def _update_run(
+    session: Session,
+    run_id: int,
+    status: str,
+    values: dict[str, Any],
+    *,
+    stamp: datetime | None = None,
 ) -> bool:
-    statement = (
-        update(DigestRun)
-        .where(
-            col(DigestRun.id) == run_id,
-            col(DigestRun.status) == status,
-            col(DigestRun.created_at) == stamp,
-        )
-        .values(values)
-    )
+    """Set `values` on the run only while it is in `status` (and carries `stamp`); True if so."""
+    conditions = [col(DigestRun.id) == run_id, col(DigestRun.status) == status]
+    if stamp is not None:
+        conditions.append(col(DigestRun.created_at) == stamp)
+    statement = update(DigestRun).where(*conditions).values(values)
     result = session.execute(statement)
     return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
