@@ -50,6 +50,14 @@ def postgres_url() -> str | None:
     return os.environ.get("SALESCOACH_TEST_DATABASE_URL") or None
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The test runs twice: on a fresh SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'any.db'}"
+    return str(request.getfixturevalue("postgres_database"))
+
+
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     """A brand-new, migrated PostgreSQL database for one test, dropped afterwards."""

@@ -275,14 +275,10 @@ def engine_on(database_url: str) -> Engine:
     )
 
 
-@pytest.mark.parametrize("database_kind", ["sqlite", "postgresql"])
 async def test_racing_senders_deliver_each_digest_once_and_a_restart_does_not_resend(
-    fake: FakeTelegram, tmp_path: Path, request: pytest.FixtureRequest, database_kind: str
+    fake: FakeTelegram, any_database: str
 ) -> None:
-    if database_kind == "sqlite":
-        database_url = f"sqlite:///{tmp_path / 'race.db'}"
-    else:
-        database_url = request.getfixturevalue("postgres_database")
+    database_url = any_database
     managers = seed_managers(database_url, fake, 3, slot_ago=timedelta(minutes=5))
     first, second = Collect(), Collect()
     senders = [

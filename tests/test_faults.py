@@ -88,14 +88,10 @@ def test_sigkill_mid_dialog_keeps_every_answer_and_sends_nothing_twice(
 DIGEST_MANAGERS = 30
 
 
-@pytest.mark.parametrize("database_kind", ["sqlite", "postgresql"])
 def test_sigkill_mid_digest_run_sends_no_digest_twice_and_keeps_serving(
-    fake: FakeTelegram, tmp_path: Path, request: pytest.FixtureRequest, database_kind: str
+    fake: FakeTelegram, tmp_path: Path, any_database: str
 ) -> None:
-    if database_kind == "sqlite":
-        database_url = f"sqlite:///{tmp_path / 'digests.db'}"
-    else:
-        database_url = request.getfixturevalue("postgres_database")
+    database_url = any_database
     managers = seed_managers(database_url, fake, DIGEST_MANAGERS, slot_ago=timedelta(minutes=2))
     by_user = {manager.user_id: manager for manager in managers}
     # A slow link: each message lands at once but its answer comes late, so the run is
