@@ -28,9 +28,9 @@ from typing import Any
 from sqlalchemy import Engine as Database
 from sqlalchemy import event, insert
 
-from dialogs.digest import Digest, build_digest, digest_chart, digest_messages
-from dialogs.texts import Texts
-from dialogs.timezones import zone_for
+from dialogs.core.texts import Texts
+from dialogs.core.timezones import zone_for
+from dialogs.manager.digest import Digest, build_digest, digest_chart, digest_messages
 from playbooks.loader import load_playbooks
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade

@@ -609,7 +609,7 @@ def _start_worker_engine(database_url: str) -> None:
     global _worker_engine
     from bot.runtime import build_engine
     from bot.settings import Settings
-    from dialogs.steps import Services
+    from dialogs.core.steps import Services
 
     _worker_engine = build_engine(Settings(SALESCOACH_DATABASE_URL=database_url), Services())
 

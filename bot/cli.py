@@ -129,7 +129,7 @@ def run_webhook_mode(settings: Settings) -> int:
 
 def classify_command(settings: Settings, text: str, *, as_json: bool) -> int:
     """`salescoach objections classify TEXT [--json]`."""
-    from dialogs.objection_classifier import classify_objection
+    from dialogs.field.objection_classifier import classify_objection
 
     result = classify_objection(text, load_playbooks(settings.playbook_dir))
     if as_json:
@@ -148,7 +148,7 @@ def classify_command(settings: Settings, text: str, *, as_json: bool) -> int:
 
 def roleplay_command(settings: Settings, arguments: argparse.Namespace) -> int:
     """`salescoach roleplay score SCENARIO_ID TURN TEXT [--json]`."""
-    from dialogs.roleplay_scoring import language_of, report, score_reply
+    from dialogs.practice.roleplay_scoring import language_of, report, score_reply
 
     playbooks = load_playbooks(settings.playbook_dir)
     scenario = playbooks.scenarios.get(arguments.scenario)

@@ -30,13 +30,19 @@ from bot.reminders import DeliveryBlocked, DeliveryRetry
 from bot.runtime import build_engine
 from bot.settings import Settings
 from bot.terminal import plain
-from dialogs.digest import build_digest, digest_messages, parse_week, scheduled_week, week_label
-from dialogs.engine import Engine
-from dialogs.io import Outgoing
-from dialogs.quiet_hours import parse_clock
-from dialogs.steps import Services
-from dialogs.texts import Texts
-from dialogs.timezones import zone_for
+from dialogs.core.engine import Engine
+from dialogs.core.io import Outgoing
+from dialogs.core.steps import Services
+from dialogs.core.texts import Texts
+from dialogs.core.timezones import zone_for
+from dialogs.manager.digest import (
+    build_digest,
+    digest_messages,
+    parse_week,
+    scheduled_week,
+    week_label,
+)
+from dialogs.users.quiet_hours import parse_clock
 from storage.comments import team_managers
 from storage.db import transaction
 from storage.digest_queries import (

@@ -27,7 +27,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes, TypeHandler
 
-from dialogs.texts import Texts
+from dialogs.core.texts import Texts
 from playbooks.locales import language_for
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from dialogs.engine import Engine
-from dialogs.io import Outgoing
-from dialogs.quiet_hours import quiet_until
-from dialogs.reminder_messages import LATE_AFTER, compose
-from dialogs.timezones import zone_for
+from dialogs.core.engine import Engine
+from dialogs.core.io import Outgoing
+from dialogs.core.timezones import zone_for
+from dialogs.field.reminder_messages import LATE_AFTER, compose
+from dialogs.users.quiet_hours import quiet_until
 from storage.db import transaction
 from storage.models import Reminder, User
 from storage.reminders import (

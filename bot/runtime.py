@@ -6,9 +6,9 @@ import gc
 
 from bot.settings import Settings
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
-from dialogs.engine import Engine
-from dialogs.roleplay_llm import ai_customer_from
-from dialogs.steps import Services
+from dialogs.core.engine import Engine
+from dialogs.core.steps import Services
+from dialogs.practice.roleplay_llm import ai_customer_from
 from playbooks.loader import load_playbooks
 from storage.db import make_engine
 from storage.migrate import upgrade

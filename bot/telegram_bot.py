@@ -43,11 +43,11 @@ from bot.reminders import (
 from bot.runtime import build_engine, freeze_startup_objects
 from bot.settings import Settings
 from bot.updates import PerUserUpdateProcessor
-from dialogs.engine import Engine
-from dialogs.io import Incoming, Outgoing, Sender
-from dialogs.profile import visible_commands
-from dialogs.steps import Services
-from dialogs.texts import Texts, split_message
+from dialogs.core.engine import Engine
+from dialogs.core.io import Incoming, Outgoing, Sender
+from dialogs.core.steps import Services
+from dialogs.core.texts import Texts, split_message
+from dialogs.users.profile import visible_commands
 from playbooks.locales import LANGUAGES, language_for
 from storage.models import User
 

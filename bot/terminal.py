@@ -14,10 +14,10 @@ from typing import TextIO
 from bot.reminders import DispatchConfig, Dispatcher
 from bot.runtime import build_engine
 from bot.settings import Settings
-from dialogs import callbacks
-from dialogs.engine import Engine
-from dialogs.io import Incoming, Outgoing, Sender
-from dialogs.steps import Services
+from dialogs.core import callbacks
+from dialogs.core.engine import Engine
+from dialogs.core.io import Incoming, Outgoing, Sender
+from dialogs.core.steps import Services
 from storage.models import User
 
 PLATFORM = "terminal"

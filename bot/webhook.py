@@ -43,7 +43,7 @@ from telegram.ext import Application, ContextTypes
 from bot.runtime import freeze_startup_objects
 from bot.settings import Settings
 from bot.telegram_bot import ENGINE_KEY, build_application
-from dialogs.engine import Engine
+from dialogs.core.engine import Engine
 from storage.db import transaction
 from storage.models import ProcessedUpdate, utcnow
 

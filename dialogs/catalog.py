@@ -8,23 +8,22 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from dialogs import (
+from dialogs.core.steps import Action, Command, Dialog
+from dialogs.field import (
     account_dialog,
     debrief_dialog,
     followups,
     objection_dialog,
-    practice_dialog,
-    privacy,
     probe_dialog,
-    reminder_settings,
-    team_dialog,
     today,
     visit_dialog,
 )
-from dialogs.onboarding import ONBOARDING
-from dialogs.profile import LANGUAGE, TIMEZONE, show_help, show_profile
-from dialogs.steps import Action, Command, Dialog
-from dialogs.teams import INVITE, NEW_TEAM, REVOKE, join_command
+from dialogs.manager import team_dialog
+from dialogs.practice import practice_dialog
+from dialogs.users import privacy, reminder_settings
+from dialogs.users.onboarding import ONBOARDING
+from dialogs.users.profile import LANGUAGE, TIMEZONE, show_help, show_profile
+from dialogs.users.teams import INVITE, NEW_TEAM, REVOKE, join_command
 
 MANAGERS = frozenset({"manager"})
 FIELD = frozenset({"rep", "manager", "trainee"})

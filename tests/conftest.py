@@ -14,8 +14,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
-from dialogs.engine import Engine
-from dialogs.steps import Services
+from dialogs.core.engine import Engine
+from dialogs.core.steps import Services
 from storage.db import make_engine, normalise_url
 from storage.migrate import upgrade
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dialogs.engine import Engine
-from dialogs.io import Incoming, Outgoing, Sender
+from dialogs.core.engine import Engine
+from dialogs.core.io import Incoming, Outgoing, Sender
 
 
 class Chat:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine as Database
 from sqlmodel import Session, select
 
-from dialogs.engine import Engine
+from dialogs.core.engine import Engine
 from storage.models import Account, AccountChange, Contact
 from tests.helpers import Chat
 
@@ -127,7 +127,7 @@ def test_another_reps_account_cannot_be_opened(engine: Engine) -> None:
     other.say("/accounts")
     own_button = other.button("Own Co")
     forged = own_button.rsplit(":", 1)[0] + ":a1"
-    from dialogs.io import Incoming
+    from dialogs.core.io import Incoming
 
     other.send(Incoming.pressed(forged))
     assert "Secret Deal Co" not in other.text

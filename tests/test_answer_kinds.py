@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Engine as Database
 
 from dialogs.catalog import COMMANDS, DIALOGS
-from dialogs.engine import Engine
-from dialogs.io import Incoming, Outgoing
-from dialogs.steps import AnswerKind, Command, Context, Dialog, Option, Step
+from dialogs.core.engine import Engine
+from dialogs.core.io import Incoming, Outgoing
+from dialogs.core.steps import AnswerKind, Command, Context, Dialog, Option, Step
 from tests.conftest import FIXED_NOW
 from tests.helpers import Chat
 

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import Engine as Database
 from sqlmodel import Session, SQLModel, select
 
-from dialogs.callbacks import encode_action
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
-from dialogs.coaching_card import split_objections, strongest, suggest_drill, weakest
-from dialogs.engine import Engine
-from dialogs.io import Incoming
-from dialogs.reminder_messages import REMINDER
+from dialogs.core.callbacks import encode_action
+from dialogs.core.engine import Engine
+from dialogs.core.io import Incoming
+from dialogs.field.coaching_card import split_objections, strongest, suggest_drill, weakest
+from dialogs.field.reminder_messages import REMINDER
 from playbooks.loader import load_playbooks
 from playbooks.locales import load_locale
 from storage.models import (

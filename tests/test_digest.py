@@ -14,7 +14,10 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 
 from bot.digests import last_slot, split_for_pacing, week_for_slot
-from dialogs.digest import (
+from dialogs.core.engine import Engine
+from dialogs.core.texts import Texts
+from dialogs.core.timezones import zone_for
+from dialogs.manager.digest import (
     Digest,
     build_digest,
     digest_messages,
@@ -25,9 +28,6 @@ from dialogs.digest import (
     week_label,
     week_span,
 )
-from dialogs.engine import Engine
-from dialogs.texts import Texts
-from dialogs.timezones import zone_for
 from playbooks.loader import load_playbooks
 from storage.db import transaction
 from storage.models import (

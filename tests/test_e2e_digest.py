@@ -18,10 +18,10 @@ from sqlmodel import Session, select
 from bot.digests import DigestConfig, DigestScheduler, DigestSender, last_slot
 from bot.reminders import DeliveryRetry
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
-from dialogs.engine import Engine
-from dialogs.io import Outgoing
-from dialogs.steps import Services
-from dialogs.timezones import zone_for
+from dialogs.core.engine import Engine
+from dialogs.core.io import Outgoing
+from dialogs.core.steps import Services
+from dialogs.core.timezones import zone_for
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.models import DigestRun, User, utcnow

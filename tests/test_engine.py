@@ -8,8 +8,8 @@ from sqlalchemy import Engine as Database
 from sqlmodel import Session, select
 
 from dialogs.catalog import COMMANDS, DIALOGS
-from dialogs.engine import Engine
-from dialogs.io import Incoming
+from dialogs.core.engine import Engine
+from dialogs.core.io import Incoming
 from storage.models import DialogState, Membership, User
 from tests.conftest import FIXED_NOW
 from tests.helpers import Chat
@@ -192,7 +192,7 @@ def test_each_answer_is_committed_with_the_state(engine: Engine, database: Datab
 
 
 def test_group_chat_gets_a_note_and_nothing_is_stored(engine: Engine, database: Database) -> None:
-    from dialogs.io import Sender
+    from dialogs.core.io import Sender
 
     replies = engine.handle(
         Sender("telegram", "77", "G", "en", private_chat=False), Incoming.typed("/start")

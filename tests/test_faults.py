@@ -17,8 +17,8 @@ from sqlmodel import Session, select
 
 from bot.digests import BUILDING, DigestConfig
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
-from dialogs.engine import Engine
-from dialogs.io import Incoming, Sender
+from dialogs.core.engine import Engine
+from dialogs.core.io import Incoming, Sender
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.models import DigestRun, User

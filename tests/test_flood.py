@@ -11,9 +11,9 @@ import pytest
 from bot.flood import FLOOD_KEY, FloodGate, Verdict
 from bot.settings import Settings
 from bot.telegram_bot import ENGINE_KEY
-from dialogs.engine import Engine
-from dialogs.io import Incoming, Outgoing, Sender
-from dialogs.texts import Texts
+from dialogs.core.engine import Engine
+from dialogs.core.io import Incoming, Outgoing, Sender
+from dialogs.core.texts import Texts
 from tests.e2e import RunningBot, settings_for
 from tests.fake_telegram import FakeTelegram, FakeUser
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dialogs.objection_classifier import LOW_CONFIDENCE, classify_objection, normalize
+from dialogs.field.objection_classifier import LOW_CONFIDENCE, classify_objection, normalize
 from playbooks.loader import load_playbooks
 from playbooks.schema import Playbooks
 

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import Engine as Database
 from sqlmodel import Session, select
 
-from dialogs import objection_dialog
-from dialogs.engine import Engine
-from dialogs.io import Incoming
-from dialogs.objection_classifier import Classification
-from dialogs.objection_dialog import shortlist
+from dialogs.core.engine import Engine
+from dialogs.core.io import Incoming
+from dialogs.field import objection_dialog
+from dialogs.field.objection_classifier import Classification
+from dialogs.field.objection_dialog import shortlist
 from storage.models import Account, ObjectionLog, User
 from storage.objections import best_responses, log_objection
 from storage.teams import create_team, join_team

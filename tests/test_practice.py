@@ -12,8 +12,8 @@ from sqlalchemy import Engine as Database
 from sqlmodel import Session, col, select
 
 from bot.reminders import DispatchConfig, Dispatcher
-from dialogs.engine import Engine
-from dialogs.io import Incoming, Outgoing
+from dialogs.core.engine import Engine
+from dialogs.core.io import Incoming, Outgoing
 from playbooks.loader import load_playbooks
 from storage.models import Assignment, Drill, Membership, Reminder, Team, User
 from tests.conftest import FIXED_NOW

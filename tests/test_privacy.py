@@ -13,7 +13,7 @@ from sqlalchemy import Engine as Database
 from sqlmodel import Session, select
 
 from bot.logs import _OurHandler, configure_logging
-from dialogs.engine import Engine
+from dialogs.core.engine import Engine
 from storage.models import Account, FollowUp, Membership, User, Visit
 from tests.e2e import Person, RunningBot, settings_for
 from tests.fake_telegram import FakeTelegram, FakeUser

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine as Database
 from sqlmodel import Session, select
 
-from dialogs.engine import Engine
-from dialogs.io import Incoming
-from dialogs.probe_dialog import Gap, OwnQuestion, find_gaps, parse_own, suggest
+from dialogs.core.engine import Engine
+from dialogs.core.io import Incoming
+from dialogs.field.probe_dialog import Gap, OwnQuestion, find_gaps, parse_own, suggest
 from playbooks.loader import load_playbooks
 from storage.models import Account, Need, ProbePlan, User
 from tests.helpers import Chat

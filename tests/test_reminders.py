@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 
 from bot.reminders import DeliveryBlocked, DeliveryRetry, DispatchConfig, Dispatcher
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
-from dialogs.engine import Engine
-from dialogs.io import Incoming, Outgoing
+from dialogs.core.engine import Engine
+from dialogs.core.io import Incoming, Outgoing
 from storage.models import Account, FollowUp, Reminder, User, Visit
 from storage.reminders import schedule_visit_reminders
 from tests.helpers import Chat

@@ -20,9 +20,9 @@ from sqlalchemy import Engine as Database
 from sqlmodel import Session, select
 
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
-from dialogs.engine import Engine
-from dialogs.roleplay_llm import AiCustomer, Line, ai_customer_from, endpoint
-from dialogs.steps import Services
+from dialogs.core.engine import Engine
+from dialogs.core.steps import Services
+from dialogs.practice.roleplay_llm import AiCustomer, Line, ai_customer_from, endpoint
 from playbooks.loader import load_playbooks
 from storage.models import Drill
 from tests.conftest import FIXED_NOW
@@ -148,7 +148,7 @@ def test_failures_give_none_and_are_logged_without_text(
 ) -> None:
     openai.mode = mode
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="dialogs.roleplay_llm"):
+    with caplog.at_level(logging.WARNING, logger="dialogs.practice.roleplay_llm"):
         assert ask(customer) is None
     assert time.monotonic() - started < SLOW  # the timeout, not the server, decides
     assert logged in caplog.text and "using the script" in caplog.text
@@ -166,7 +166,7 @@ def test_odd_answers_fall_back_too(openai: FakeOpenAI, customer: AiCustomer) -> 
 
 def test_unreachable_server_falls_back(caplog: pytest.LogCaptureFixture) -> None:
     nobody = AiCustomer("http://127.0.0.1:9/v1", "m", timeout=TIMEOUT)
-    with caplog.at_level(logging.WARNING, logger="dialogs.roleplay_llm"):
+    with caplog.at_level(logging.WARNING, logger="dialogs.practice.roleplay_llm"):
         assert ask(nobody) is None
     assert "ConnectError" in caplog.text
 

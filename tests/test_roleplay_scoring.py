@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dialogs.roleplay_scoring import (
+from dialogs.practice.roleplay_scoring import (
     detect_moves,
     drill_for,
     drill_scores,
@@ -21,7 +21,7 @@ from dialogs.roleplay_scoring import (
     snap,
     weakest,
 )
-from dialogs.roleplay_script import choose_branch, opening, reply_to
+from dialogs.practice.roleplay_script import choose_branch, opening, reply_to
 from playbooks.loader import check_directory, clear_cache, load_playbooks
 from playbooks.schema import Playbooks
 

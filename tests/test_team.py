@@ -12,9 +12,9 @@ from sqlalchemy import Engine as Database
 from sqlmodel import Session, select
 
 from bot.reminders import DispatchConfig, Dispatcher
-from dialogs import callbacks
-from dialogs.engine import Engine
-from dialogs.io import Incoming, Outgoing
+from dialogs.core import callbacks
+from dialogs.core.engine import Engine
+from dialogs.core.io import Incoming, Outgoing
 from storage.models import Comment, Debrief, Membership, Reminder, User
 from tests.conftest import FIXED_NOW
 from tests.helpers import Chat

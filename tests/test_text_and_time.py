@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dialogs import callbacks
-from dialogs.dates import parse_when
-from dialogs.texts import Texts, split_message
-from dialogs.timezones import describe_zone, normalise_timezone, zone_for
+from dialogs.core import callbacks
+from dialogs.core.dates import parse_when
+from dialogs.core.texts import Texts, split_message
+from dialogs.core.timezones import describe_zone, normalise_timezone, zone_for
 from playbooks.locales import load_locale
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday

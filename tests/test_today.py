@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine as Database
 from sqlmodel import Session, select
 
-from dialogs.engine import Engine
+from dialogs.core.engine import Engine
 from storage.models import Account, Debrief, FollowUp, User, Visit
 from tests.conftest import FIXED_NOW
 from tests.helpers import Chat

@@ -9,9 +9,9 @@ from sqlalchemy import Engine as Database
 from sqlmodel import Session, select
 
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
-from dialogs.engine import Engine
-from dialogs.io import Incoming
-from dialogs.visit_dialog import needs_customer_action, own_questions
+from dialogs.core.engine import Engine
+from dialogs.core.io import Incoming
+from dialogs.field.visit_dialog import needs_customer_action, own_questions
 from playbooks.loader import load_playbooks
 from storage.models import Account, AccountChange, Contact, Reminder, User, Visit
 from tests.conftest import FIXED_NOW

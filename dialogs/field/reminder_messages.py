@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from markupsafe import Markup
 
-from dialogs.callbacks import encode_action
-from dialogs.io import Button, Outgoing
-from dialogs.practice_dialog import drill_reminder
-from dialogs.steps import Context
-from dialogs.team_dialog import comment_message
-from dialogs.visit_brief import brief_of_visit
+from dialogs.core.callbacks import encode_action
+from dialogs.core.io import Button, Outgoing
+from dialogs.core.steps import Context
+from dialogs.field.visit_brief import brief_of_visit
+from dialogs.manager.team_dialog import comment_message
+from dialogs.practice.practice_dialog import drill_reminder
 from storage.models import Account, FollowUp, Reminder, Visit
 
 REMINDER = "r"  # action-button prefix for reminders

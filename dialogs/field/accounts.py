@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialogs.io import Outgoing
-from dialogs.steps import AnswerKind, Context, Option, Step, StopDialog
+from dialogs.core.io import Outgoing
+from dialogs.core.steps import AnswerKind, Context, Option, Step, StopDialog
 from storage.accounts import (
     find_account_by_name,
     get_account,

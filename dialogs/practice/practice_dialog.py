@@ -20,21 +20,9 @@ from typing import Any, get_args
 from markupsafe import Markup
 from sqlmodel import Session
 
-from dialogs.callbacks import ActionData, encode_action
-from dialogs.io import Button, Outgoing
-from dialogs.progress_chart import Series, render_progress
-from dialogs.roleplay_llm import AiCustomer, Line
-from dialogs.roleplay_scoring import (
-    OUTSTANDING,
-    ReplyScore,
-    drill_for,
-    drill_scores,
-    reply_size,
-    score_reply,
-    weakest,
-)
-from dialogs.roleplay_script import opening, reply_to
-from dialogs.steps import (
+from dialogs.core.callbacks import ActionData, encode_action
+from dialogs.core.io import Button, Outgoing
+from dialogs.core.steps import (
     END,
     AnswerKind,
     Command,
@@ -45,6 +33,18 @@ from dialogs.steps import (
     StopDialog,
     Turn,
 )
+from dialogs.practice.progress_chart import Series, render_progress
+from dialogs.practice.roleplay_llm import AiCustomer, Line
+from dialogs.practice.roleplay_scoring import (
+    OUTSTANDING,
+    ReplyScore,
+    drill_for,
+    drill_scores,
+    reply_size,
+    score_reply,
+    weakest,
+)
+from dialogs.practice.roleplay_script import opening, reply_to
 from playbooks.schema import MAX_TURNS, RUBRIC_SCORES, Scenario, Skill
 from storage.drills import (
     ASSIGNMENT,

@@ -7,8 +7,8 @@ from typing import Any
 
 from babel.dates import format_datetime
 
-from dialogs.io import Outgoing
-from dialogs.steps import Command, Context, Dialog
+from dialogs.core.io import Outgoing
+from dialogs.core.steps import Command, Context, Dialog
 from storage.accounts import get_account
 from storage.debriefs import (
     debriefed_visit_ids,

@@ -10,10 +10,10 @@ from typing import Any, Protocol
 
 from sqlmodel import Session
 
-from dialogs.callbacks import ActionData
-from dialogs.io import Outgoing
-from dialogs.texts import Texts, format_when
-from dialogs.timezones import zone_for
+from dialogs.core.callbacks import ActionData
+from dialogs.core.io import Outgoing
+from dialogs.core.texts import Texts, format_when
+from dialogs.core.timezones import zone_for
 from playbooks.loader import load_playbooks
 from playbooks.schema import Playbooks
 from storage.models import User

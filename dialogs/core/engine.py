@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
-from dialogs import callbacks
-from dialogs.answers import (
+from dialogs.core import callbacks
+from dialogs.core.answers import (
     Parsed,
     option_label,
     read_choice,
@@ -25,9 +25,9 @@ from dialogs.answers import (
     read_text,
     read_yes_no,
 )
-from dialogs.dates import parse_when
-from dialogs.io import Button, Incoming, InputKind, Outgoing, Sender
-from dialogs.steps import (
+from dialogs.core.dates import parse_when
+from dialogs.core.io import Button, Incoming, InputKind, Outgoing, Sender
+from dialogs.core.steps import (
     END,
     Action,
     AnswerKind,
@@ -39,7 +39,7 @@ from dialogs.steps import (
     Step,
     StopDialog,
 )
-from dialogs.texts import Texts, format_when
+from dialogs.core.texts import Texts, format_when
 from playbooks.locales import language_for
 from storage.db import run_transaction
 from storage.dialog_state import load_state, save_state

@@ -8,10 +8,19 @@ from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from dialogs.accounts import ensure_account, new_account_steps, pick_account_step
-from dialogs.coaching_card import strongest, suggest_drill, weakest
-from dialogs.io import Outgoing
-from dialogs.steps import AnswerKind, Command, Context, Dialog, Option, Predicate, Step, StopDialog
+from dialogs.core.io import Outgoing
+from dialogs.core.steps import (
+    AnswerKind,
+    Command,
+    Context,
+    Dialog,
+    Option,
+    Predicate,
+    Step,
+    StopDialog,
+)
+from dialogs.field.accounts import ensure_account, new_account_steps, pick_account_step
+from dialogs.field.coaching_card import strongest, suggest_drill, weakest
 from playbooks.locales import load_locale
 from playbooks.schema import DebriefQuestion, OpeningCell, RatingItem, RatingLevel
 from storage.accounts import contacts_of, get_account, get_contact, record_change, touch

@@ -6,12 +6,12 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from dialogs.callbacks import ActionData, encode_action
-from dialogs.dates import find_when
-from dialogs.io import Button, Outgoing
-from dialogs.reminder_messages import MAX_LATER, REMINDER, follow_up_buttons
-from dialogs.steps import AnswerKind, Command, Context, Dialog, Step, StopDialog, Turn
-from dialogs.visit_brief import brief_of_visit
+from dialogs.core.callbacks import ActionData, encode_action
+from dialogs.core.dates import find_when
+from dialogs.core.io import Button, Outgoing
+from dialogs.core.steps import AnswerKind, Command, Context, Dialog, Step, StopDialog, Turn
+from dialogs.field.reminder_messages import MAX_LATER, REMINDER, follow_up_buttons
+from dialogs.field.visit_brief import brief_of_visit
 from storage.models import FollowUp, Reminder, Visit
 from storage.reminders import (
     FAILED,

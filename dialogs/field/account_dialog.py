@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialogs.accounts import (
+from dialogs.core.io import Outgoing
+from dialogs.core.steps import END, AnswerKind, Command, Context, Dialog, Option, Step, StopDialog
+from dialogs.field.accounts import (
     MAX_NAME,
     NEW,
     account_options,
@@ -14,8 +16,6 @@ from dialogs.accounts import (
     store_picked_account,
     validate_picked_account,
 )
-from dialogs.io import Outgoing
-from dialogs.steps import END, AnswerKind, Command, Context, Dialog, Option, Step, StopDialog
 from playbooks.schema import Playbooks
 from storage.accounts import (
     contacts_of,

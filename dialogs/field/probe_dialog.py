@@ -9,15 +9,15 @@ from typing import Any, Protocol
 
 from markupsafe import Markup
 
-from dialogs.accounts import (
+from dialogs.core.io import Outgoing
+from dialogs.core.steps import END, AnswerKind, Command, Context, Dialog, Option, Step
+from dialogs.field.accounts import (
     already_picked,
     ensure_account,
     new_account_steps,
     pick_account_step,
     preselect_account,
 )
-from dialogs.io import Outgoing
-from dialogs.steps import END, AnswerKind, Command, Context, Dialog, Option, Step
 from playbooks.schema import Question, SpinStage
 from storage.accounts import get_account
 from storage.probes import HeardNeed, add_needs, latest_plan, needs_of, save_plan

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialogs.steps import Context
+from dialogs.core.steps import Context
 from playbooks.schema import Playbooks
 from storage.accounts import get_account, get_contact
 from storage.models import Account, Visit

@@ -13,17 +13,9 @@ from typing import Any
 
 from markupsafe import Markup
 
-from dialogs.callbacks import ActionData, encode_action
-from dialogs.digest import (
-    MEMBER_BUTTON,
-    build_digest,
-    digest_messages,
-    parse_week,
-    week_label,
-)
-from dialogs.io import Button, Outgoing
-from dialogs.quiet_hours import parse_clock
-from dialogs.steps import (
+from dialogs.core.callbacks import ActionData, encode_action
+from dialogs.core.io import Button, Outgoing
+from dialogs.core.steps import (
     END,
     AnswerKind,
     Command,
@@ -34,7 +26,15 @@ from dialogs.steps import (
     StopDialog,
     Turn,
 )
-from dialogs.timezones import describe_zone
+from dialogs.core.timezones import describe_zone
+from dialogs.manager.digest import (
+    MEMBER_BUTTON,
+    build_digest,
+    digest_messages,
+    parse_week,
+    week_label,
+)
+from dialogs.users.quiet_hours import parse_clock
 from storage.comments import (
     account_name,
     add_comment,

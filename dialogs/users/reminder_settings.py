@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlmodel import select
 
-from dialogs.io import Outgoing
-from dialogs.quiet_hours import parse_clock
-from dialogs.steps import END, AnswerKind, Command, Context, Dialog, Option, Step
+from dialogs.core.io import Outgoing
+from dialogs.core.steps import END, AnswerKind, Command, Context, Dialog, Option, Step
+from dialogs.users.quiet_hours import parse_clock
 from storage.models import Visit
 from storage.reminders import schedule_visit_reminders
 

@@ -12,7 +12,10 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from dialogs.accounts import (
+from dialogs.core.answers import match_option
+from dialogs.core.io import Outgoing
+from dialogs.core.steps import AnswerKind, Command, Context, Dialog, Option, Step, StopDialog
+from dialogs.field.accounts import (
     MAX_NAME,
     account_options,
     ensure_account,
@@ -21,10 +24,7 @@ from dialogs.accounts import (
     store_picked_account,
     validate_picked_account,
 )
-from dialogs.answers import match_option
-from dialogs.io import Outgoing
-from dialogs.objection_classifier import Classification, classify_objection
-from dialogs.steps import AnswerKind, Command, Context, Dialog, Option, Step, StopDialog
+from dialogs.field.objection_classifier import Classification, classify_objection
 from playbooks.schema import Objection
 from storage.objections import OUTCOMES, WORKED, best_responses, log_objection
 

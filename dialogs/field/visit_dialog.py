@@ -8,16 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dialogs.accounts import (
-    already_picked,
-    ensure_account,
-    new_account_steps,
-    pick_account_step,
-    preselect_account,
-    validate_picked_account,
-)
-from dialogs.io import Outgoing
-from dialogs.steps import (
+from dialogs.core.io import Outgoing
+from dialogs.core.steps import (
     AnswerKind,
     Command,
     Context,
@@ -27,7 +19,15 @@ from dialogs.steps import (
     Step,
     StopDialog,
 )
-from dialogs.visit_brief import brief_of_visit, opening_values, render_brief
+from dialogs.field.accounts import (
+    already_picked,
+    ensure_account,
+    new_account_steps,
+    pick_account_step,
+    preselect_account,
+    validate_picked_account,
+)
+from dialogs.field.visit_brief import brief_of_visit, opening_values, render_brief
 from playbooks.schema import ObjectiveCoaching, Question, SpinStage
 from storage.accounts import (
     contacts_of,

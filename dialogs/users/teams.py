@@ -6,8 +6,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from dialogs.io import Outgoing
-from dialogs.steps import AnswerKind, Context, Dialog, Option, Step, StopDialog
+from dialogs.core.io import Outgoing
+from dialogs.core.steps import AnswerKind, Context, Dialog, Option, Step, StopDialog
 from storage.teams import (
     create_invite,
     create_team,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialogs.io import Outgoing
-from dialogs.profile import help_text, timezone_options, timezone_store, timezone_validate
-from dialogs.steps import AnswerKind, Context, Dialog, Option, Step, StopDialog
-from dialogs.teams import invite_error, join_by_code, resolve_invite
+from dialogs.core.io import Outgoing
+from dialogs.core.steps import AnswerKind, Context, Dialog, Option, Step, StopDialog
+from dialogs.users.profile import help_text, timezone_options, timezone_store, timezone_validate
+from dialogs.users.teams import invite_error, join_by_code, resolve_invite
 from storage.models import utcnow
 
 ROLES = ("rep", "manager", "trainee")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialogs.io import Outgoing
-from dialogs.steps import AnswerKind, Command, Context, Dialog, Option, Step
-from dialogs.timezones import COMMON_ZONES, describe_zone, normalise_timezone
+from dialogs.core.io import Outgoing
+from dialogs.core.steps import AnswerKind, Command, Context, Dialog, Option, Step
+from dialogs.core.timezones import COMMON_ZONES, describe_zone, normalise_timezone
 from playbooks.locales import LANGUAGES
 from storage.reminders import shift_for_new_zone
 from storage.teams import user_teams

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogs.steps import Option
-from dialogs.texts import Texts
+from dialogs.core.steps import Option
+from dialogs.core.texts import Texts
 from playbooks.locales import LANGUAGES
 
 MAX_ANSWER_LENGTH = 2000

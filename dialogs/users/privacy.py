@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from dialogs.io import Outgoing
-from dialogs.steps import AnswerKind, Command, Context, Dialog, Step, StopDialog
+from dialogs.core.io import Outgoing
+from dialogs.core.steps import AnswerKind, Command, Context, Dialog, Step, StopDialog
 from storage.privacy import export_user, forget_user
 
 

@@ -13,10 +13,10 @@ from babel.dates import format_date
 from markupsafe import Markup
 from sqlmodel import Session
 
-from dialogs.callbacks import encode_action
-from dialogs.digest_chart import ChartLabels, ChartRow, render_chart
-from dialogs.io import Button, Outgoing
-from dialogs.texts import Texts, split_message
+from dialogs.core.callbacks import encode_action
+from dialogs.core.io import Button, Outgoing
+from dialogs.core.texts import Texts, split_message
+from dialogs.manager.digest_chart import ChartLabels, ChartRow, render_chart
 from playbooks.schema import Playbooks, PortfolioDiagnosis
 from storage.digest_queries import (
     DigestWindow,
