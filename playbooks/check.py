@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from playbooks.loader import inspect_playbooks
+from playbooks.corpus import check_corpora, count_lines
+from playbooks.loader import DEFAULT_DIR, inspect_playbooks
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,11 +26,16 @@ def main(argv: list[str] | None = None) -> int:
         args = args[1:]
     options = _parser().parse_args(args)
     report = inspect_playbooks(options.dir)
-    for problem in report.problems:
+    problems: list[object] = list(report.problems)
+    directories = [DEFAULT_DIR] if options.dir is None else [DEFAULT_DIR, options.dir]
+    if report.playbooks is not None:
+        problems += check_corpora(directories, report.playbooks.objections)
+    for problem in problems:
         print(problem)
-    if report.problems:
+    if problems:
         return 1
-    print(f"OK: {report.files} files, {report.items} items")
+    lines = count_lines(directories)
+    print(f"OK: {report.files} files, {report.items} items, {lines} labelled corpus lines")
     return 0
 
 

@@ -543,6 +543,29 @@ class Scenario(Item):
         return self
 
 
+# --- glossary.yaml ----------------------------------------------------------
+
+GLOSSARY_COMMANDS = frozenset(
+    {"visit", "probe", "objection", "debrief", "account", "practice", "today", "remind"}
+)
+
+
+class GlossaryEntry(Item):
+    """A method term: the ways people ask for it, a phone-sized answer, and where to use it."""
+
+    names: LocalizedList
+    answer: Localized
+    command: str | None = None
+
+    @model_validator(mode="after")
+    def _known_command(self) -> GlossaryEntry:
+        if self.command is not None and self.command not in GLOSSARY_COMMANDS:
+            raise ValueError(f"command must be one of {', '.join(sorted(GLOSSARY_COMMANDS))}")
+        if not self.names.zh or not self.names.en:
+            raise ValueError("names need at least one entry per language")
+        return self
+
+
 # --- files and the merged set -----------------------------------------------
 
 COLLECTIONS: dict[str, type[Item]] = {
@@ -564,6 +587,7 @@ COLLECTIONS: dict[str, type[Item]] = {
     "moves": Move,
     "rubric_criteria": RubricCriterion,
     "scenarios": Scenario,
+    "glossary": GlossaryEntry,
 }
 """Sections that are lists of items with ids: merged by id across files."""
 
@@ -598,6 +622,7 @@ class PlaybookFile(Model):
     debrief_questions: list[DebriefQuestion] | None = None
     moves: list[Move] | None = None
     rubric_criteria: list[RubricCriterion] | None = None
+    glossary: list[GlossaryEntry] | None = None
     scenarios: list[Scenario] | None = None
     value_matrix: ValueMatrix | None = None
     opening_grid: OpeningGrid | None = None
@@ -628,6 +653,7 @@ class Playbooks(Model):
     moves: dict[str, Move]
     rubric_criteria: dict[str, RubricCriterion]
     scenarios: dict[str, Scenario]
+    glossary: dict[str, GlossaryEntry]
     value_matrix: ValueMatrix
     opening_grid: OpeningGrid
     account_tiers: AccountTiers
