@@ -100,6 +100,102 @@ def test_remind_with_time_in_chinese_is_delivered_once(
     ]
 
 
+# Monday 2026-11-23 10:00 in Shanghai (the clock fixture).
+@pytest.mark.parametrize(
+    ("language", "typed", "due_local", "task"),
+    [
+        ("zh", "明天上午提醒我给王总打电话", datetime(2026, 11, 24, 9, 0), "给王总打电话"),
+        (
+            "zh",
+            "下周一下午两点半 跟王科长确认招标时间",
+            datetime(2026, 11, 30, 14, 30),
+            "跟王科长确认招标时间",
+        ),
+        ("zh", "两小时后 回电话给陈主任", datetime(2026, 11, 23, 12, 0), "回电话给陈主任"),
+        ("zh", "后天早上 发报价", datetime(2026, 11, 25, 8, 0), "发报价"),
+        ("zh", "后天 发报价", datetime(2026, 11, 25, 9, 0), "发报价"),  # the default hour
+        ("zh", "月底前 催回款", datetime(2026, 11, 30, 9, 0), "催回款"),
+        ("zh", "给刘总打电话 明天下午3点", datetime(2026, 11, 24, 15, 0), "给刘总打电话"),
+        (
+            "en",
+            "tomorrow 9am touch base with Li",
+            datetime(2026, 11, 24, 9, 0),
+            "touch base with Li",
+        ),
+        ("en", "tomorrow at 9 call Wang", datetime(2026, 11, 24, 9, 0), "call Wang"),
+        ("en", "Friday at 3 send the quote", datetime(2026, 11, 27, 15, 0), "send the quote"),
+        ("en", "remind me to call Li next Monday", datetime(2026, 11, 30, 9, 0), "call Li"),
+    ],
+)
+def test_remind_reads_the_time_and_keeps_the_task(
+    engine: Engine, database: Database, language: str, typed: str, due_local: datetime, task: str
+) -> None:
+    chat = Chat(engine, language=language)
+    if language == "zh":
+        chat.onboard(role="销售代表", zone="上海")
+    else:
+        chat.onboard(zone="Shanghai")
+    chat.say(f"/remind {typed}")
+    [follow_up] = rows(database, FollowUp)
+    assert follow_up.text == task
+    assert follow_up.due_at == due_local.replace(tzinfo=UTC) - timedelta(hours=8)
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "says", "task"),
+    [
+        (
+            "en",
+            "in 500 years check the contract",
+            "more than 2 years ahead, e.g. “next Monday 9:00”",
+            "check the contract",
+        ),
+        ("zh", "500年后 检查合同", "只能设置 2 年以内的时间，例如“下周一上午9点”", "检查合同"),
+        ("en", "tomorrow 25:00 call Li", "no such date or time as “tomorrow 25:00”", "call Li"),
+        ("en", "12/12/12 call Li", "e.g. “Dec 12 2026”", "call Li"),
+        (
+            "en",
+            "today 9am call Li",
+            "has already passed. Please give a time in the future, e.g.",
+            "call Li",
+        ),
+        ("zh", "下下下周八 开会", "没有“下下下周八”这个日期或时间", "开会"),
+        ("zh", "明天7点 开会", "是早上还是晚上", "开会"),
+        ("zh", "节后第一天 跟王科长确认", "“节后第一天”不是一个确定的时间", "跟王科长确认"),
+        ("en", "call Li", "When?", "call Li"),
+    ],
+)
+def test_remind_explains_an_unusable_time_and_asks_for_one(
+    engine: Engine, database: Database, language: str, typed: str, says: str, task: str
+) -> None:
+    chat = Chat(engine, language=language)
+    if language == "zh":
+        chat.onboard(role="销售代表", zone="上海")
+    else:
+        chat.onboard(zone="Shanghai")
+    chat.say(f"/remind {typed}")
+    assert says in chat.text
+    assert rows(database, FollowUp) == []
+    chat.say("tomorrow 4pm" if language == "en" else "明天下午4点")
+    chat.say("yes" if language == "en" else "对")
+    [follow_up] = rows(database, FollowUp)
+    assert follow_up.text == task
+    assert follow_up.due_at == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+
+def test_remind_with_a_time_but_no_task_asks_only_what(engine: Engine, database: Database) -> None:
+    chat = Chat(engine)
+    chat.onboard(zone="Shanghai")
+    chat.say("/remind tomorrow 9am")
+    assert "What should I remind you of?" in chat.text
+    chat.say("call Mr Wang")
+    [follow_up] = rows(database, FollowUp)
+    assert (follow_up.text, follow_up.due_at) == (
+        "call Mr Wang",
+        datetime(2026, 11, 24, 1, 0, tzinfo=UTC),
+    )
+
+
 def test_remind_in_english_and_the_buttons(
     engine: Engine, database: Database, clock: Clock, dispatcher: Dispatcher, inbox: Inbox
 ) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from dialogs.core.callbacks import ActionData, encode_action
-from dialogs.core.dates import find_when
+from dialogs.core.dates import DEFAULT_HOUR, HORIZON_YEARS, Outcome, Reason, When, read_when
 from dialogs.core.io import Button, Outgoing
 from dialogs.core.steps import AnswerKind, Command, Context, Dialog, Step, StopDialog, Turn
 from dialogs.field.reminder_messages import MAX_LATER, REMINDER, follow_up_buttons
@@ -36,12 +36,26 @@ def _future(ctx: Context, value: Any) -> str | None:
 
 
 def _strip_fillers(ctx: Context, text: str) -> str:
-    """Drop "remind me (to)" / "提醒我" so the follow-up reads as the task itself."""
+    """Drop "remind me (to)" / "提醒我" so the follow-up reads as the task itself.
+
+    A filler is a whole word: "to" comes off "to send the quote", never off "touch base".
+    """
     cleaned = text.strip(" ,，。.")
-    for filler in sorted(ctx.t.words("words.remind_fillers"), key=len, reverse=True):
-        if cleaned.casefold().startswith(filler.casefold()):
-            cleaned = cleaned[len(filler) :].strip(" ,，。.")
+    fillers = sorted(ctx.t.words("words.remind_fillers"), key=len, reverse=True)
+    while filler := next((f for f in fillers if _starts_with_word(cleaned, f)), None):
+        cleaned = cleaned[len(filler) :].strip(" ,，。.")
     return cleaned
+
+
+def _starts_with_word(text: str, word: str) -> bool:
+    """`text` begins with `word`, and not with a longer Latin word ("touch" for "to")."""
+    if not word or not text.casefold().startswith(word.casefold()):
+        return False
+    return not (_latin(word[-1]) and _latin(text[len(word) : len(word) + 1]))
+
+
+def _latin(char: str) -> bool:
+    return char.isascii() and char.isalnum()
 
 
 def create_follow_up(ctx: Context, text: str, due: datetime) -> list[Outgoing]:
@@ -55,18 +69,60 @@ def create_follow_up(ctx: Context, text: str, due: datetime) -> list[Outgoing]:
     return [Outgoing(confirmation, buttons=[[undo]])]
 
 
+def read_user_when(ctx: Context, text: str) -> When:
+    """`text` read in the user's zone and habits, with the default hour and horizon.
+
+    The default hour (09:00) and the horizon (two years) are the module constants of
+    dialogs.core.dates for everyone; there is no per-user setting for them yet.
+    """
+    return read_when(
+        text,
+        ctx.zone,
+        now=ctx.now,
+        language=ctx.user.language,
+        month_first=ctx.user.timezone.startswith("America/"),
+        default_hour=DEFAULT_HOUR,
+        horizon_years=HORIZON_YEARS,
+    )
+
+
+def when_problem(ctx: Context, found: When) -> str | None:
+    """Why `found` gives no usable time, in the user's language and with an example.
+
+    None when there is nothing to explain: the time is usable, or none was given at all.
+    """
+    values = {"phrase": found.phrase, "years": HORIZON_YEARS}
+    if found.reason is Reason.PAST and found.moment is not None:
+        return ctx.t("reminders.refused_past", when=ctx.format_when(found.moment), **values)
+    keys = {
+        Reason.VAGUE: "reminders.when_vague",
+        Reason.HOUR: "reminders.when_which_hour",
+        Reason.PAST: "reminders.refused_past",
+        Reason.HORIZON: "reminders.refused_horizon",
+        Reason.INVALID: "reminders.refused_invalid",
+        Reason.AMBIGUOUS: "reminders.refused_ambiguous",
+    }
+    key = keys.get(found.reason) if found.reason is not None else None
+    return ctx.t(key, when="", **values) if key else None
+
+
 def _begin_remind(ctx: Context, args: str) -> list[Outgoing]:
+    """/remind <when> <what>, in either order; whatever is missing or unusable is asked for."""
     if len(args) > MAX_FOLLOW_UP_TEXT:
         raise StopDialog([Outgoing(ctx.t("errors.too_long", limit=MAX_FOLLOW_UP_TEXT))])
-    found = find_when(args, ctx.zone, now=ctx.now, language=ctx.user.language) if args else None
-    if found is not None:
-        moment, rest = found
-        task = _strip_fillers(ctx, rest)
-        if task and moment > ctx.now:
-            raise StopDialog(create_follow_up(ctx, task, moment))
-    if args.strip():
-        ctx.data["what"] = _strip_fillers(ctx, args)
-    return []
+    if not args.strip():
+        return []
+    found = read_user_when(ctx, args)
+    task = _strip_fillers(ctx, found.rest)
+    if task:
+        ctx.data["what"] = task
+    if found.outcome is Outcome.OK and found.moment is not None:
+        if task:
+            raise StopDialog(create_follow_up(ctx, task, found.moment))
+        ctx.data["when"] = found.moment.isoformat()  # a time but no task: ask only what
+        return []
+    problem = when_problem(ctx, found)
+    return [Outgoing(problem)] if problem else []
 
 
 def _finish_remind(ctx: Context) -> list[Outgoing]:
@@ -84,7 +140,13 @@ REMIND = Dialog(
             max_length=MAX_FOLLOW_UP_TEXT,
             when=lambda ctx: not ctx.data.get("what"),
         ),
-        Step(id="when", prompt="reminders.ask_when", kind=AnswerKind.DATETIME, validate=_future),
+        Step(
+            id="when",
+            prompt="reminders.ask_when",
+            kind=AnswerKind.DATETIME,
+            validate=_future,
+            when=lambda ctx: not ctx.data.get("when"),
+        ),
     ),
 )
 
