@@ -9,6 +9,8 @@ from pathlib import Path
 
 from bot.logs import configure_logging
 from bot.settings import Settings
+from bot.understanding_cli import add_commands as add_understanding_commands
+from bot.understanding_cli import intents_command, objections_command
 from playbooks.loader import PlaybookError, load_playbooks
 from storage.db import make_engine
 from storage.migrate import current_revision, upgrade
@@ -44,11 +46,7 @@ def parser() -> argparse.ArgumentParser:
     playbook_commands = playbooks.add_subparsers(dest="playbooks_command", required=True)
     check = playbook_commands.add_parser("check", help="validate a playbook directory")
     check.add_argument("directory", nargs="?", help="default: the built-in playbooks")
-    objections = commands.add_parser("objections", help="the objection classifier")
-    objection_commands = objections.add_subparsers(dest="objections_command", required=True)
-    classify = objection_commands.add_parser("classify", help="classify a customer's objection")
-    classify.add_argument("text", help="what the customer said, in Chinese or English")
-    classify.add_argument("--json", action="store_true", help="print JSON")
+    add_understanding_commands(commands)
     roleplay = commands.add_parser("roleplay", help="the role-play rubric")
     roleplay_commands = roleplay.add_subparsers(dest="roleplay_command", required=True)
     score = roleplay_commands.add_parser("score", help="score one reply out of context")
@@ -90,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return check_main(["check", *([arguments.directory] if arguments.directory else [])])
     if arguments.command == "objections":
-        return classify_command(settings, arguments.text, as_json=arguments.json)
+        return objections_command(settings, arguments)
+    if arguments.command == "intents":
+        return intents_command(settings, arguments)
     if arguments.command == "digest":
         return digest_command(settings, arguments)
     if arguments.command == "roleplay":
@@ -124,25 +124,6 @@ def run_webhook_mode(settings: Settings) -> int:
     except WebhookConfigError as error:
         print(f"Cannot start in webhook mode: {error}", file=sys.stderr)
         return 2
-    return 0
-
-
-def classify_command(settings: Settings, text: str, *, as_json: bool) -> int:
-    """`salescoach objections classify TEXT [--json]`."""
-    from dialogs.field.objection_classifier import classify_objection
-
-    result = classify_objection(text, load_playbooks(settings.playbook_dir))
-    if as_json:
-        payload = {
-            "type": result.type,
-            "confidence": round(result.confidence, 3),
-            "candidates": [
-                {"type": kind, "score": round(score, 3)} for kind, score in result.candidates
-            ],
-        }
-        print(json.dumps(payload, ensure_ascii=False))
-    else:
-        print(f"{result.type} {result.confidence:.2f}")
     return 0
 
 

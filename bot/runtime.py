@@ -10,8 +10,12 @@ from dialogs.core.engine import Engine
 from dialogs.core.steps import Services
 from dialogs.practice.roleplay_llm import ai_customer_from
 from playbooks.loader import load_playbooks
+from playbooks.schema import Playbooks
 from storage.db import make_engine
 from storage.migrate import upgrade
+from understanding.llm import ChatEndpoint, LlmObjectionReader
+from understanding.models import ModelStore
+from understanding.readers import Understanding
 
 
 def build_engine(settings: Settings, services: Services) -> Engine:
@@ -24,9 +28,29 @@ def build_engine(settings: Settings, services: Services) -> Engine:
         settings.llm_url, settings.llm_model, settings.llm_timeout, settings.llm_key()
     )
     services.extras.setdefault("llm", llm)  # None: role-plays use the scripted customer
+    services.understanding = understanding_for(settings, services.playbooks)
+    services.understanding.warm()
     database = make_engine(settings.database_url)
     upgrade(database)
     return Engine(database, dialogs=DIALOGS, commands=COMMANDS, actions=ACTIONS, services=services)
+
+
+def understanding_for(settings: Settings, playbooks: Playbooks) -> Understanding:
+    """The models of the model directory (or the defaults), and the LLM when configured."""
+    llm = None
+    if settings.llm_url and settings.llm_model:
+        chat = ChatEndpoint(
+            settings.llm_url,
+            settings.llm_model,
+            timeout=settings.llm_timeout,
+            api_key=settings.llm_key(),
+        )
+        definitions = {
+            type_id: f"{objection.label.en}. {objection.description.en}"
+            for type_id, objection in playbooks.objections.items()
+        }
+        llm = LlmObjectionReader(chat, definitions)
+    return Understanding(ModelStore(settings.model_dir), llm)
 
 
 def freeze_startup_objects() -> None:

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(default=None, alias="SALESCOACH_LLM_MODEL")
     llm_api_key: SecretStr | None = Field(default=None, alias="SALESCOACH_LLM_API_KEY")
     llm_timeout: float = Field(default=8.0, gt=0, alias="SALESCOACH_LLM_TIMEOUT")
+    # Where `salescoach objections train` writes the company's models; a model found here
+    # wins over the default one shipped with SalesCoach.
+    model_dir: Path = Field(default=Path("salescoach-models"), alias="SALESCOACH_MODEL_DIR")
 
     def token(self) -> str | None:
         """The bot token, or None when it is not set."""

@@ -20,7 +20,7 @@ from dialogs.field import (
 )
 from dialogs.manager import team_dialog
 from dialogs.practice import practice_dialog
-from dialogs.users import privacy, reminder_settings
+from dialogs.users import front_door, privacy, reminder_settings
 from dialogs.users.onboarding import ONBOARDING
 from dialogs.users.profile import LANGUAGE, TIMEZONE, show_help, show_profile
 from dialogs.users.teams import INVITE, NEW_TEAM, REVOKE, join_command
@@ -60,6 +60,7 @@ AREAS: tuple[ModuleType, ...] = (
     reminder_settings,
     privacy,
     team_dialog,
+    front_door,
 )
 
 DIALOGS: tuple[Dialog, ...] = (

@@ -158,7 +158,6 @@ class Objection(Item):
     label: Localized
     description: Localized
     examples: LocalizedList
-    keywords: LocalizedList
     probing: Annotated[list[Localized], Field(min_length=3)]
     strategies: Annotated[list[ResponseStrategy], Field(min_length=3)]
     confirm: Localized
@@ -366,10 +365,8 @@ class ChecklistItem(Item):
 
 
 class ObjectiveCoaching(Model):
-    """Cues that tell a vague visit objective from one naming a customer action."""
+    """What the coach says about a visit objective that names no customer action."""
 
-    no_action_cues: LocalizedList
-    action_cues: LocalizedList
     vague_feedback: Localized
     good_examples: LocalizedList
     rewrite_prompt: Localized

@@ -41,6 +41,7 @@ from storage.models import (
     Drill,
     FollowUp,
     Membership,
+    ObjectionLabel,
     ObjectionLog,
     Team,
     User,
@@ -179,6 +180,10 @@ class TeamWeek:
     undebriefed: dict[int, int]
     objection_types: list[tuple[str, int]]
     best_answers: dict[str, BestAnswer]
+    coach_picks: int
+    """Objection types reps picked themselves this week (the coach was unsure or wrong)."""
+    coach_corrections: list[tuple[str, str, int]]
+    """(coach's guess, rep's pick, count) where the two differ, most frequent first."""
     openings: dict[str, int]
     value_mix: dict[int, int]
     flagged_accounts: list[FlaggedAccount]
@@ -399,6 +404,19 @@ def _top_objections_statement() -> Any:
     )
 
 
+def _coach_labels_statement() -> Any:
+    """Objection types the team's reps picked this week, beside what the coach had guessed."""
+    return (
+        select(col(ObjectionLabel.predicted), col(ObjectionLabel.label), func.count())
+        .where(
+            col(ObjectionLabel.owner_id).in_(_team_reps()),
+            _this_week(col(ObjectionLabel.created_at)),
+        )
+        .group_by(col(ObjectionLabel.predicted), col(ObjectionLabel.label))
+        .order_by(func.count().desc(), col(ObjectionLabel.predicted))
+    )
+
+
 def _best_answers_statement() -> Any:
     """For each type in `kinds`, the team's best-rated answer: worked beats partly, newest first.
 
@@ -536,6 +554,7 @@ _OBJECTIONS = _objections_statement()
 _DRILLS = _drills_statement()
 _TOP_OBJECTIONS = _top_objections_statement()
 _BEST_ANSWERS = _best_answers_statement()
+_COACH_LABELS = _coach_labels_statement()
 _PORTFOLIO = _portfolio_statement()
 _FLAGGED_ACCOUNTS = _flagged_statement()
 _STAGE_CHANGES = _stage_changes_statement()
@@ -615,6 +634,7 @@ def load_team_week(
     _drill_counts(db, params, current, previous)
     objection_types = [(kind, number) for kind, number in db.execute(_TOP_OBJECTIONS, params)]
     params["kinds"] = [kind for kind, _ in objection_types]
+    labels = list(db.execute(_COACH_LABELS, params))
     openings, value_mix = _portfolio(db, params)
     return TeamWeek(
         team_id=team_id,
@@ -629,6 +649,12 @@ def load_team_week(
         undebriefed=undebriefed,
         objection_types=objection_types,
         best_answers=_best_answers(db, params),
+        coach_picks=sum(count for _guess, _pick, count in labels),
+        coach_corrections=[
+            (str(guess), str(pick), int(count))
+            for guess, pick, count in labels
+            if guess is not None and guess != pick
+        ],
         openings=openings,
         value_mix=value_mix,
         flagged_accounts=[

@@ -239,6 +239,23 @@ class ObjectionLog(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class ObjectionLabel(SQLModel, table=True):
+    """A customer's words with the objection type a rep picked: training data of the company.
+
+    `predicted` is what the coach guessed first; a label that differs from it is a correction.
+    """
+
+    __tablename__ = "objection_labels"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    label: str = Field(max_length=32)
+    predicted: str | None = Field(default=None, max_length=32)
+    confidence: float | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
 class Debrief(SQLModel, table=True):
     """A post-visit coaching review written by the rep."""
 

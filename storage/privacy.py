@@ -23,6 +23,7 @@ from storage.models import (
     InviteFailure,
     Membership,
     Need,
+    ObjectionLabel,
     ObjectionLog,
     ProbePlan,
     Reminder,
@@ -38,6 +39,7 @@ OWNED: tuple[tuple[type[SQLModel], str], ...] = (
     (ProbePlan, "owner_id"),
     (Need, "owner_id"),
     (ObjectionLog, "owner_id"),
+    (ObjectionLabel, "owner_id"),
     (Debrief, "owner_id"),
     (FollowUp, "owner_id"),
     (Reminder, "user_id"),
@@ -90,6 +92,7 @@ def _delete_personal_rows(session: Session, user_id: int, account_ids: list[int 
     session.execute(delete(InviteFailure).where(col(InviteFailure.user_id) == user_id))
     session.execute(delete(Comment).where(col(Comment.author_id) == user_id))
     session.execute(delete(Need).where(col(Need.owner_id) == user_id))
+    session.execute(delete(ObjectionLabel).where(col(ObjectionLabel.owner_id) == user_id))
     session.execute(update(Visit).where(col(Visit.owner_id) == user_id).values(contact_id=None))
     session.execute(delete(Contact).where(col(Contact.account_id).in_(account_ids)))
     session.execute(delete(FollowUp).where(col(FollowUp.owner_id) == user_id))

@@ -28,6 +28,7 @@ def settings_for(fake: FakeTelegram, database_path: Path) -> Settings:
         TELEGRAM_FILE_URL=fake.base_file_url,
         SALESCOACH_FLOOD_LIMIT=0,
         SALESCOACH_DATABASE_URL=f"sqlite:///{database_path}",
+        SALESCOACH_MODEL_DIR=database_path.parent / "models",
     )
 
 

@@ -37,6 +37,7 @@ from storage.models import (
     Drill,
     FollowUp,
     Membership,
+    ObjectionLabel,
     ObjectionLog,
     Team,
     User,
@@ -337,6 +338,35 @@ def test_frequent_objections_with_the_best_rated_answer(database: Database, seed
     assert "from Li Lei (it partly worked): “Split the payment”" in section
     assert "No answer that worked is on record yet" in section
     assert "Outsider" not in text and "Argued" not in text
+
+
+def test_how_often_reps_corrected_the_coach(database: Database, seed: Seed) -> None:
+    boss = seed.user("Boss", "manager")
+    lee, outsider = seed.user("Li Lei"), seed.user("Other team rep")
+    team = seed.team(boss, "East", [lee])
+    seed.team(seed.user("Other boss", "manager"), "West", [outsider])
+    picks = [
+        (lee, "price", "no_budget", IN_WEEK),
+        (lee, "price", "no_budget", IN_WEEK),
+        (lee, "no_trust", "no_trust", IN_WEEK),  # unsure, but the first guess was right
+        (lee, None, "too_busy", IN_WEEK),  # nothing to guess from
+        (lee, "price", "send_info", LAST_WEEK),  # last week: not counted
+        (outsider, "price", "no_need", IN_WEEK),  # another team: not counted
+    ]
+    for owner, guess, pick, when in picks:
+        seed.add(
+            ObjectionLabel(
+                owner_id=owner.id or 0, text="…", label=pick, predicted=guess, created_at=when
+            )
+        )
+    seed.objection(lee, "no_budget", IN_WEEK)
+    text = text_of(database, team)
+    line = next(line for line in text.splitlines() if line.startswith("🧭"))
+    assert "read 4 objections unsurely" in line
+    assert "Corrected: Price too high → No budget × 2." in line
+    assert "No need" not in line and "Send me information" not in line
+    chinese = text_of(database, team, "zh")
+    assert "有 4 条异议教练没有把握" in chinese and "价格太高 → 没预算 × 2" in chinese
 
 
 def test_openings_list_problem_and_abnormal_accounts(database: Database, seed: Seed) -> None:

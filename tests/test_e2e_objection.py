@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -9,7 +12,7 @@ import pytest
 from sqlmodel import Session, select
 
 from storage.db import make_engine
-from storage.models import ObjectionLog
+from storage.models import ObjectionLabel, ObjectionLog
 from tests.e2e import Person, RunningBot, settings_for
 from tests.fake_telegram import FakeTelegram, FakeUser
 
@@ -80,3 +83,64 @@ async def test_objection_in_chinese_from_the_command_line_words(
     assert "已记录" in (logged.plain_text or "")
     [entry] = objection_logs(bot)
     assert (entry.objection_type, entry.response, entry.outcome) == ("has_supplier", None, "worked")
+
+
+def objection_labels(bot: RunningBot) -> list[ObjectionLabel]:
+    with Session(make_engine(bot.settings.database_url)) as session:
+        return list(session.exec(select(ObjectionLabel)))
+
+
+async def test_a_confident_reading_shows_the_words_that_decided(
+    bot: RunningBot, fake: FakeTelegram
+) -> None:
+    rep = Person(fake, FakeUser(1203, "Ola", "en"))
+    await onboard(rep, "Ola", "London")
+    words = (
+        "Price isn't really the issue. The real issue is your uptime SLA, we can't risk downtime"
+    )
+    kind, *_rest = await rep.say(f"/objection {words}", replies=5)
+    text = kind.plain_text or ""
+    assert "① The objection: Price too high" not in text
+    assert "What gave it away: “The real issue is your uptime SLA" in text
+    assert objection_labels(bot) == []  # nothing picked by the rep, nothing to learn
+
+
+async def test_a_reps_correction_trains_the_next_model(
+    bot: RunningBot, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    rep = Person(fake, FakeUser(1204, "Pia", "en"))
+    await onboard(rep, "Pia", "London")
+    words = "xq zv jj wq"  # no word the shipped model knows
+    [ask] = await rep.say(f"/objection {words}")
+    assert "Which kind of objection is it?" in (ask.plain_text or "")
+    kind, *_rest = await rep.press("Price too high", replies=5)
+    assert "① The objection: Price too high" in (kind.plain_text or "")
+    [label] = objection_labels(bot)
+    assert (label.text, label.label, label.predicted) == (words, "price", None)
+
+    environment = {
+        **os.environ,
+        "SALESCOACH_DATABASE_URL": bot.settings.database_url,
+        "SALESCOACH_MODEL_DIR": str(bot.settings.model_dir),
+    }
+    trained = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "objections", "train"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert "(1 from reps)" in trained.stdout
+    assert (bot.settings.model_dir / "objections.npz").exists()
+
+    await rep.say("/cancel")
+    [first] = await rep.say(f"/objection {words}")
+    # The retrained model knows the words now: a confident price, or price first to pick.
+    text = first.plain_text or ""
+    if text.startswith("I'm not sure"):
+        assert first.buttons()[0][0] == "Price too high"
+    else:
+        assert "① The objection: Price too high" in text

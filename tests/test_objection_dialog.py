@@ -7,19 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine as Database
 from sqlmodel import Session, select
 
 from dialogs.core.engine import Engine
 from dialogs.core.io import Incoming
-from dialogs.field import objection_dialog
-from dialogs.field.objection_classifier import Classification
-from dialogs.field.objection_dialog import shortlist
-from storage.models import Account, ObjectionLog, User
+from playbooks.loader import load_playbooks
+from storage.models import Account, ObjectionLabel, ObjectionLog, User
 from storage.objections import best_responses, log_objection
 from storage.teams import create_team, join_team
 from tests.helpers import Chat
+from understanding.readers import Understanding
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -141,40 +139,52 @@ def test_arguments_classify_at_once_and_a_type_name_picks_it(
     assert "too long" in chat.text
 
 
-def test_low_confidence_offers_the_top_candidates(
-    engine: Engine, database: Database, monkeypatch: pytest.MonkeyPatch
+UNSURE = "let me see what the others think <maybe>"
+
+
+def test_low_confidence_offers_the_top_three_and_records_the_pick(
+    engine: Engine, database: Database
 ) -> None:
-    ranked = [("no_need", 0.3), ("no_urgency", 0.25), ("no_budget", 0.2), ("price", 0.1)]
-    ranked += [(kind, 0.025) for kind in ("no_trust", "has_supplier", "send_info", "too_busy")]
-    monkeypatch.setattr(
-        objection_dialog,
-        "classify_objection",
-        lambda _text, _library: Classification("no_need", 0.3, ranked),
-    )
+    reading = Understanding().objection(UNSURE)
+    assert not reading.confident  # the premise: the shipped model is unsure of these words
+    labels = {key: objection.label.en for key, objection in load_playbooks().objections.items()}
+    top = [labels[type_id] for type_id, _p in reading.candidates[:3]]
     chat = Chat(engine)
     chat.onboard()
     chat.say("/objection")
-    chat.say("hmm, let me see <maybe>")
-    assert "not sure what kind of objection “hmm, let me see &lt;maybe&gt;”" in chat.text
-    assert chat.labels()[:4] == ["No need", "No urgency", "No budget", "None of these"]
+    chat.say(UNSURE)
+    assert "objection “let me see what the others think &lt;maybe&gt;” is" in chat.text
+    assert chat.labels()[:4] == [*top, "None of these"]
     chat.press("None of these")
     assert "Which kind of objection is it?" in chat.text and len(chat.labels()) >= 10
     chat.press("◀ Back")
     replies = chat.press("No urgency")
     assert "① The objection: No urgency" in replies[0].text
     assert "my reading" not in replies[0].text
+    with Session(database) as session:
+        [label] = session.exec(select(ObjectionLabel)).all()
+    assert (label.text, label.label, label.predicted) == (UNSURE, "no_urgency", reading.label)
     chat.say("/skip")
     chat.press("Partly")
     chat.say("/skip")
     [entry] = logs(database)
-    assert (entry.objection_type, entry.confidence) == ("no_urgency", 0.3)
+    assert entry.objection_type == "no_urgency"
 
 
-def test_shortlist_keeps_a_third_candidate_only_with_evidence() -> None:
-    tied = [("a", 0.5), ("b", 0.2), ("c", 0.1), ("d", 0.1), ("e", 0.1)]
-    assert shortlist(Classification("a", 0.5, tied)) == ["a", "b"]
-    apart = [("a", 0.4), ("b", 0.3), ("c", 0.2), ("d", 0.1)]
-    assert shortlist(Classification("a", 0.4, apart)) == ["a", "b", "c"]
+def test_words_with_nothing_to_read_are_asked_for_again(engine: Engine, database: Database) -> None:
+    chat = Chat(engine)
+    chat.onboard()
+    chat.say("/objection")
+    for text in ("hmm", "…", "😀", "ok"):
+        assert "What exactly did the customer say?" in chat.say(text)[0].text, text
+    chat.say("/objection hmm")  # nothing to read in the arguments: the question is asked
+    assert "What did the customer say?" in chat.text
+    chat.say("xq zv jj wq")  # no word the model knows: every type to pick from
+    assert "Which kind of objection is it?" in chat.text
+    chat.press("Too busy")
+    with Session(database) as session:
+        [label] = session.exec(select(ObjectionLabel)).all()
+    assert (label.label, label.predicted) == ("too_busy", None)
 
 
 # ----- the team's best responses ---------------------------------------------------------
@@ -297,4 +307,5 @@ def test_cli_classifies_as_json() -> None:
     payload = json.loads(result.stdout)
     assert set(payload) >= {"type", "confidence", "candidates"}
     assert payload["type"] == "price" and 0 <= payload["confidence"] <= 1
-    assert {candidate["type"] for candidate in payload["candidates"]} >= {"price", "no_need"}
+    assert {label for label, _p in payload["candidates"]} >= {"price", "no_need"}
+    assert payload["evidence"] and payload["backend"] == "local"

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from bot.logs import _OurHandler, configure_logging
 from dialogs.core.engine import Engine
-from storage.models import Account, FollowUp, Membership, User, Visit
+from storage.models import Account, FollowUp, Membership, ObjectionLabel, User, Visit
 from tests.e2e import Person, RunningBot, settings_for
 from tests.fake_telegram import FakeTelegram, FakeUser
 from tests.helpers import Chat
@@ -63,6 +63,11 @@ def test_forget_after_confirmation_keeps_only_anonymous_counts(
     chat.press("Shanghai")
     add_account_and_visit(database, 2)
     chat.say("/remind tomorrow 9am call Mr Wang")
+    chat.say("/objection xq zv jj wq")  # words the model can't read: the rep picks the type
+    chat.press("Price too high")
+    chat.say("/cancel")
+    with Session(database) as session:
+        assert session.exec(select(ObjectionLabel)).one().text == "xq zv jj wq"
     chat.say("/forget")
     chat.press("No")
     assert "nothing was deleted" in chat.text
@@ -76,6 +81,7 @@ def test_forget_after_confirmation_keeps_only_anonymous_counts(
         assert visit.objective is None  # …but says nothing
         assert session.exec(select(Account)).one().name == "—"
         assert session.exec(select(FollowUp)).all() == []
+        assert session.exec(select(ObjectionLabel)).all() == []  # the rep's words are gone
         assert session.exec(select(Membership).where(Membership.user_id == 2)).one()
         manager_row = session.exec(select(User).where(User.id == 1)).one()
         assert manager_row.display_name == "Boss"  # nobody else is touched

@@ -50,6 +50,7 @@ from storage.users import get_or_create_user
 BACK, SKIP, CANCEL, DONE, YES, NO = "~back", "~skip", "~cancel", "~done", "~yes", "~no"
 CONTROL_COMMANDS = {"back": BACK, "skip": SKIP, "cancel": CANCEL}
 ONBOARDING = "onboarding"
+FRONT_DOOR = "front_door"  # the dialog that reads text typed outside any conversation
 PENDING_WHEN = "_pending_when"
 SUSPENDED = "_suspended"  # the dialog set aside while this one runs
 
@@ -190,6 +191,8 @@ class _Turn:
         if step is None:
             if self.ctx.user.onboarded_at is None:
                 return self.start_dialog(ONBOARDING, "")
+            if FRONT_DOOR in self.engine.dialogs:
+                return self.start_dialog(FRONT_DOOR, text)
             return [Outgoing(self.t("common.idle_text"))]
         return self.answer(step, text=text)
 

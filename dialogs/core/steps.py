@@ -17,6 +17,7 @@ from dialogs.core.timezones import zone_for
 from playbooks.loader import load_playbooks
 from playbooks.schema import Playbooks
 from storage.models import User
+from understanding.readers import Understanding
 
 
 class AnswerKind(StrEnum):
@@ -52,6 +53,8 @@ class Services:
     actions: dict[str, Action] = field(default_factory=dict)
     # The coaching content; the defaults unless a company directory was loaded.
     playbooks: Playbooks = field(default_factory=load_playbooks)
+    # The models that read people's words (objections, objectives, free text).
+    understanding: Understanding = field(default_factory=Understanding)
     extras: dict[str, Any] = field(default_factory=dict)
 
 

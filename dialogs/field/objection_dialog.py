@@ -24,9 +24,10 @@ from dialogs.field.accounts import (
     store_picked_account,
     validate_picked_account,
 )
-from dialogs.field.objection_classifier import Classification, classify_objection
 from playbooks.schema import Objection
+from storage.objection_labels import record_label
 from storage.objections import OUTCOMES, WORKED, best_responses, log_objection
+from understanding.reading import NotUnderstood, Reading, is_meaningless
 
 IDENTIFY = "objection"
 LOG = "objection_log"
@@ -35,8 +36,7 @@ MAX_WORDS = 1000
 MAX_RESPONSE = 1000
 QUOTE_LIMIT = 300
 TEAM_EXAMPLES = 3
-# Candidates whose probability differs by less than this carry no distinguishing evidence.
-TIE = 1e-6
+SHORTLIST = 3
 
 
 # ----- identifying the type -------------------------------------------------------------
@@ -50,29 +50,40 @@ def type_options(ctx: Context) -> list[Option]:
     ]
 
 
-def shortlist(result: Classification) -> list[str]:
-    """The top two types, and the third when the evidence sets it apart from the rest."""
-    ranked = result.candidates
-    chosen = [type_id for type_id, _ in ranked[:2]]
-    if len(ranked) == 3 or (len(ranked) > 3 and ranked[2][1] - ranked[3][1] > TIE):
-        chosen.append(ranked[2][0])
-    return chosen
+def shortlist(reading: Reading) -> list[str]:
+    """The three likeliest types, for the rep to pick from when the coach is unsure."""
+    return [type_id for type_id, _ in reading.candidates[:SHORTLIST]]
 
 
 def _forget_identification(ctx: Context) -> None:
-    for key in ("type", "words", "confidence", "candidates", "chosen_by_rep"):
+    keys = ("type", "words", "confidence", "candidates", "chosen_by_rep", "predicted", "evidence")
+    for key in keys:
         ctx.data.pop(key, None)
 
 
 def _read_words(ctx: Context, words: str) -> None:
-    """Classify the customer's words: a confident type, or candidates for the rep to pick."""
-    result = classify_objection(words, ctx.playbooks)
+    """Read the customer's words: a confident type with its evidence, or a shortlist to pick."""
     ctx.data["words"] = words
-    ctx.data["confidence"] = round(result.confidence, 3)
-    if result.is_confident:
-        ctx.data["type"] = result.type
+    try:
+        reading = ctx.services.understanding.objection(words)
+    except NotUnderstood:
+        return  # no word the model knows: the rep picks from every type
+    ctx.data["confidence"] = round(reading.confidence, 3)
+    ctx.data["predicted"] = reading.label
+    ctx.data["evidence"] = reading.evidence
+    ctx.data["secondary"] = reading.secondary
+    if reading.confident:
+        ctx.data["type"] = reading.label
     else:
-        ctx.data["candidates"] = shortlist(result)
+        ctx.data["candidates"] = shortlist(reading)
+
+
+def _validate_first(ctx: Context, value: Any) -> str | None:
+    """Words with nothing to read ("hmm", "…", an emoji) get asked for again."""
+    text = str(value)
+    if text in ctx.playbooks.objections or not is_meaningless(text):
+        return None
+    return "objection.not_understood"
 
 
 def _store_first_answer(ctx: Context, value: Any) -> None:
@@ -87,7 +98,7 @@ def _store_first_answer(ctx: Context, value: Any) -> None:
 def _begin(ctx: Context, args: str) -> list[Outgoing]:
     """`/objection <words>` classifies the words at once (a type's name picks it)."""
     text = args.strip()
-    if not text:
+    if not text or is_meaningless(text):
         return []
     if len(text) > MAX_WORDS:
         raise StopDialog([Outgoing(ctx.t("errors.too_long", limit=MAX_WORDS))])
@@ -126,6 +137,21 @@ def _store_any_type(ctx: Context, value: Any) -> None:
     ctx.data["type"] = value
 
 
+def _record_pick(ctx: Context) -> None:
+    """A type the rep picked for typed words is a labelled line for the next training."""
+    words = ctx.data.get("words")
+    if not ctx.data.get("chosen_by_rep") or not words:
+        return
+    record_label(
+        ctx.session,
+        ctx.user.id or 0,
+        str(words),
+        str(ctx.data["type"]),
+        predicted=ctx.data.get("predicted"),
+        confidence=ctx.data.get("confidence"),
+    )
+
+
 def _type_is_open(ctx: Context) -> bool:
     return not ctx.data.get("type")
 
@@ -152,6 +178,8 @@ def coaching(ctx: Context, type_id: str) -> list[Outgoing]:
                 objection=objection,
                 words=_shorten(words) if words else None,
                 guessed=bool(words) and not ctx.data.get("chosen_by_rep"),
+                evidence=_evidence(ctx, str(words or "")),
+                secondary=_secondary(ctx),
             )
         ),
         Outgoing(ctx.t("objection.coach_probe", objection=objection)),
@@ -160,7 +188,23 @@ def coaching(ctx: Context, type_id: str) -> list[Outgoing]:
     ]
 
 
+def _evidence(ctx: Context, words: str) -> str | None:
+    """The span that decided, when it is only part of what the customer said."""
+    evidence = ctx.data.get("evidence")
+    if not evidence or ctx.data.get("chosen_by_rep"):
+        return None
+    return None if " ".join(words.split()) == evidence else _shorten(str(evidence))
+
+
+def _secondary(ctx: Context) -> Objection | None:
+    secondary = ctx.data.get("secondary")
+    if not secondary or secondary == ctx.data.get("type"):
+        return None
+    return ctx.playbooks.objections.get(str(secondary))
+
+
 def _finish_identify(ctx: Context) -> list[Outgoing]:
+    _record_pick(ctx)
     type_id = str(ctx.data["type"])
     logged = {
         "type": type_id,
@@ -272,6 +316,7 @@ OBJECTION = Dialog(
             accepts_text=True,
             columns=2,
             max_length=MAX_WORDS,
+            validate=_validate_first,
             store=_store_first_answer,
             when=lambda ctx: not ctx.data.get("from_args"),
         ),

@@ -28,7 +28,7 @@ from dialogs.field.accounts import (
     validate_picked_account,
 )
 from dialogs.field.visit_brief import brief_of_visit, opening_values, render_brief
-from playbooks.schema import ObjectiveCoaching, Question, SpinStage
+from playbooks.schema import Question, SpinStage
 from storage.accounts import (
     contacts_of,
     get_account,
@@ -39,6 +39,7 @@ from storage.accounts import (
 from storage.models import Account, Contact, Visit
 from storage.reminders import schedule_visit_reminders
 from storage.visits import add_visit, get_visit, upcoming_visits
+from understanding.readers import Understanding
 
 SPIN_STAGES: tuple[SpinStage, ...] = ("situation", "problem", "implication", "need_payoff")
 # Enough to choose from while the list stays readable on a phone (4 stages × 3).
@@ -64,29 +65,15 @@ Store = Callable[[Context, Any], None]
 # ----- objective coaching ----------------------------------------------------------
 
 
-def _mentions(text: str, cue: str) -> bool:
-    """Whether `text` holds `cue`; Latin-script cues count only as whole words."""
-    wanted = _normalise(cue)
-    if wanted.isascii():
-        return re.search(rf"(?<![a-z]){re.escape(wanted)}(?![a-z])", text) is not None
-    return wanted in text
-
-
-def _normalise(text: str) -> str:
-    # "Follow-up" and "follow up" are the same cue.
-    return re.sub(r"[\s\-_]+", " ", text.casefold()).strip()
-
-
-def needs_customer_action(objective: str, coaching: ObjectiveCoaching) -> bool:
+def needs_customer_action(objective: str, understanding: Understanding) -> bool:
     """True when an objective names no customer action, so the rep is asked for one.
 
-    A no-action cue ("build the relationship", "introduce the product") wins over an
-    action cue: it shows the rep framed the visit around their own activity.
+    The objective model (trained on authored objectives, zh and en) tells a
+    customer commitment ("采购部提供设备清单") from the rep's own activity
+    ("provide a quote", "确认他们有没有预算") or a non-commitment ("agree to think
+    about it").
     """
-    text = _normalise(objective)
-    if any(_mentions(text, cue) for cue in coaching.no_action_cues.all()):
-        return True
-    return not any(_mentions(text, cue) for cue in coaching.action_cues.all())
+    return not understanding.names_customer_action(objective)
 
 
 # ----- account and date ------------------------------------------------------------
@@ -193,8 +180,7 @@ def _store_objective(ctx: Context, value: Any) -> None:
 
 
 def _objective_is_vague(ctx: Context) -> bool:
-    coaching = ctx.playbooks.objective_coaching
-    return needs_customer_action(str(ctx.data.get("objective", "")), coaching)
+    return needs_customer_action(str(ctx.data.get("objective", "")), ctx.services.understanding)
 
 
 def _customer_action_values(ctx: Context) -> dict[str, Any]:

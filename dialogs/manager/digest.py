@@ -311,7 +311,7 @@ def _one_line(text: str) -> str:
 
 def _objections_section(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
     if not digest.data.objection_types:
-        return ""
+        return _corrections_line(digest, t, playbooks).lstrip("\n")
     items = []
     for kind, count in digest.data.objection_types:
         objection = playbooks.objections.get(kind)
@@ -325,7 +325,23 @@ def _objections_section(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
                 "outcome": t(f"digest.outcome_{best.outcome}") if best else "",
             }
         )
-    return t("digest.objections", items=items)
+    return t("digest.objections", items=items) + _corrections_line(digest, t, playbooks)
+
+
+def _corrections_line(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
+    """How often reps had to pick or correct the objection type themselves, and which."""
+    if not digest.data.coach_picks:
+        return ""
+
+    def label(kind: str) -> str:
+        objection = playbooks.objections.get(kind)
+        return objection.label.get(t.language) if objection else kind
+
+    corrections = [
+        {"guess": label(guess), "pick": label(pick), "count": count}
+        for guess, pick, count in digest.data.coach_corrections
+    ]
+    return "\n" + t("digest.coach_corrections", picks=digest.data.coach_picks, items=corrections)
 
 
 def _openings_section(digest: Digest, t: Texts, playbooks: Playbooks) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from dialogs.field.objection_classifier import normalize, words
+from dialogs.practice.wording import normalize, words
 from playbooks.schema import RUBRIC_SCORES, Move, Playbooks, RubricCriterion, Scenario
 
 OUTSTANDING, SATISFACTORY, NEEDS_WORK = RUBRIC_SCORES
