@@ -12,8 +12,18 @@ from bot.settings import Settings
 from bot.understanding_cli import add_commands as add_understanding_commands
 from bot.understanding_cli import intents_command, objections_command
 from playbooks.loader import PlaybookError, load_playbooks
+from playbooks.schema import Playbooks
 from storage.db import make_engine
 from storage.migrate import current_revision, upgrade
+from understanding.llm import ChatEndpoint
+from understanding.roleplay_judge import (
+    LlmRoleplayJudge,
+    Pair,
+    format_pairs_report,
+    pairs_report,
+    read_pairs,
+    run_pairs,
+)
 
 NO_TOKEN = """\
 TELEGRAM_BOT_TOKEN is not set, so the Telegram bot cannot start.
@@ -54,6 +64,17 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("turn", type=int, help="which reply, 1 = the answer to the opening line")
     score.add_argument("text", help="the trainee's reply, in Chinese or English")
     score.add_argument("--json", action="store_true", help="print JSON")
+    score.add_argument("--backend", choices=["local", "llm"], default="local")
+    evaluate = roleplay_commands.add_parser(
+        "eval", help="the share of reply pairs the judge orders strictly (better above worse)"
+    )
+    evaluate.add_argument(
+        "file",
+        type=Path,
+        help="UTF-8 TSV with a header (scenario, turn, better, worse, any others)",
+    )
+    evaluate.add_argument("--backend", choices=["local", "llm"], default="local")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
     digest = commands.add_parser("digest", help="a team's weekly digest")
     digest.add_argument("--team", type=int, required=True, help="the team's id")
     digest.add_argument("--week", help="an ISO week such as 2026-W47 (default: the current one)")
@@ -127,11 +148,41 @@ def run_webhook_mode(settings: Settings) -> int:
     return 0
 
 
+NO_LLM = "--backend llm needs SALESCOACH_LLM_URL and SALESCOACH_LLM_MODEL to be set."
+
+
+def _llm_judge(settings: Settings, playbooks: Playbooks) -> LlmRoleplayJudge | None:
+    if not settings.llm_url or not settings.llm_model:
+        return None
+    chat = ChatEndpoint(
+        settings.llm_url,
+        settings.llm_model,
+        timeout=settings.llm_timeout,
+        api_key=settings.llm_key(),
+    )
+    return LlmRoleplayJudge(chat, playbooks.rubric_criteria)
+
+
 def roleplay_command(settings: Settings, arguments: argparse.Namespace) -> int:
-    """`salescoach roleplay score SCENARIO_ID TURN TEXT [--json]`."""
+    """`salescoach roleplay score SCENARIO TURN TEXT` and `salescoach roleplay eval FILE`."""
+    playbooks = load_playbooks(settings.playbook_dir)
+    llm = None
+    if arguments.backend == "llm":
+        llm = _llm_judge(settings, playbooks)
+        if llm is None:
+            print(NO_LLM, file=sys.stderr)
+            return 2
+    if arguments.roleplay_command == "eval":
+        return roleplay_eval(playbooks, arguments, llm)
+    return roleplay_score(playbooks, arguments, llm)
+
+
+def roleplay_score(
+    playbooks: Playbooks, arguments: argparse.Namespace, llm: LlmRoleplayJudge | None
+) -> int:
+    """`salescoach roleplay score SCENARIO_ID TURN TEXT [--json] [--backend local|llm]`."""
     from dialogs.practice.roleplay_scoring import language_of, report, score_reply
 
-    playbooks = load_playbooks(settings.playbook_dir)
     scenario = playbooks.scenarios.get(arguments.scenario)
     if scenario is None:
         known = ", ".join(playbooks.scenarios)
@@ -140,7 +191,7 @@ def roleplay_command(settings: Settings, arguments: argparse.Namespace) -> int:
     if not 1 <= arguments.turn <= len(scenario.turns):
         print(f"{scenario.id} has turns 1 to {len(scenario.turns)}.", file=sys.stderr)
         return 2
-    result = score_reply(arguments.text, scenario, arguments.turn, playbooks)
+    result = score_reply(arguments.text, scenario, arguments.turn, playbooks, llm=llm)
     scored = report(result, playbooks, language_of(arguments.text))
     if arguments.json:
         print(json.dumps(scored, ensure_ascii=False))
@@ -152,6 +203,46 @@ def roleplay_command(settings: Settings, arguments: argparse.Namespace) -> int:
     for move in scored["moves"]:
         print(f"  {move['kind']:7} {move['id']}  {move['cue'] or move.get('size', '')}")
     print(f"tip: {scored['tip'] or '-'}")
+    unsure = ", ".join(scored["unsure"])
+    print(f"unsure: {unsure} (a manager can review this score)" if unsure else "unsure: no")
+    if scored.get("fallback"):
+        print(f"backend: local (the LLM judge failed: {scored['fallback']})")
+    return 0
+
+
+def roleplay_eval(
+    playbooks: Playbooks, arguments: argparse.Namespace, llm: LlmRoleplayJudge | None
+) -> int:
+    """`salescoach roleplay eval FILE.tsv [--backend local|llm] [--json]`."""
+    from dialogs.practice.roleplay_scoring import score_reply
+
+    pairs, problems = read_pairs(arguments.file)
+    usable = []
+    for pair in pairs:
+        scenario = playbooks.scenarios.get(pair.scenario)
+        if scenario is None or not 1 <= pair.turn <= len(scenario.turns):
+            problems.append(
+                f"{arguments.file}: unknown scenario or turn {pair.scenario} {pair.turn}"
+            )
+            continue
+        usable.append(pair)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not usable:
+        print(f"{arguments.file}: no pairs to measure", file=sys.stderr)
+        return 2
+
+    def rank(pair: Pair, text: str) -> float:
+        scenario = playbooks.scenarios[pair.scenario]
+        return score_reply(text, scenario, pair.turn, playbooks, llm=llm).rank
+
+    result = pairs_report(run_pairs(usable, rank))
+    if arguments.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        backend = "llm" if llm is not None else "local"
+        title = f"role-play judge ({backend}) on {arguments.file} ({len(usable)} pairs)"
+        print(format_pairs_report(result, title))
     return 0
 
 

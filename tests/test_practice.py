@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine as Database
@@ -320,7 +320,8 @@ def test_assign_delivers_reminds_and_is_done_by_the_drill(
     with Session(database) as session:
         [assignment] = session.exec(select(Assignment)).all()
     assert (assignment.scenario_id, assignment.status) == ("objection-no-trust", "open")
-    assert assignment.due_at == FIXED_NOW + timedelta(days=3)
+    # "in 3 days" is a date: 09:00 in the manager's zone (Shanghai) three days on.
+    assert assignment.due_at == datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
     keys = {r.dedup_key: (r.kind, r.due_at) for r in reminders(database)}
     assert keys[f"assignment:{assignment.id}"] == ("drill", FIXED_NOW)
     day_before = assignment.due_at - timedelta(days=1)
@@ -456,3 +457,14 @@ def test_review_straight_from_a_drill_button(
     assert "Change a score?" in teams.boss.text
     teams.boss.press("Done")
     assert "Done." in teams.boss.text
+
+
+def test_an_unsure_reply_is_flagged_and_the_card_offers_a_review(engine: Engine) -> None:
+    tina = trainee(engine, "4099")
+    open_drill(tina)
+    tina.say("Zorblat quixotic fnord wibble, hmm?")
+    assert "I am not sure about this score" in tina.text
+    final = play(tina, MODEL_EN[1:])
+    card = final[1].text
+    assert "The judge was unsure about reply 1" in card and "/review" in card
+    assert len(final[1].buttons) == 1  # still one recommended drill

@@ -277,6 +277,8 @@ def _trainee_entry(number: int, text: str, result: ReplyScore, branch: int) -> d
         "text": text,
         "moves": [{"id": m.id, "cue": m.cue, "size": m.size} for m in result.moves],
         "scores": {c: item.score for c, item in result.criteria.items()},
+        "fine": {c: item.fine for c, item in result.criteria.items()},
+        "unsure": list(result.unsure),
         "counted": {c: [*item.rewards, *item.penalties] for c, item in result.criteria.items()},
         "tip": result.tip,
         "branch": branch,
@@ -385,6 +387,7 @@ def feedback(ctx: Context, entry: dict[str, Any]) -> Markup:
         slips=[item for item in shown if item["kind"] == "penalty"],
         criteria=criteria,
         tip=ctx.local(tip_move.tip) if tip_move is not None else None,
+        unsure=bool(entry.get("unsure")),
     )
 
 
@@ -478,8 +481,17 @@ def _criteria_rows(ctx: Context, drill: Drill) -> list[dict[str, Any]]:
     return rows
 
 
+def _unsure_replies(drill: Drill) -> list[int]:
+    """The replies the judge was unsure about (a manager can check them in /review)."""
+    return [
+        int(entry.get("turn") or 0)
+        for entry in _trainee_entries(drill.transcript)
+        if entry.get("unsure")
+    ]
+
+
 def scorecard(ctx: Context, drill: Drill, *, who: str | None = None) -> Outgoing:
-    """The drill's scorecard (effective scores) with a button for the suggested next drill."""
+    """The drill's scorecard (effective scores) with a button for the one suggested drill."""
     low, next_drill = suggestion_for(ctx, drill)
     text = ctx.t(
         "practice.scorecard",
@@ -490,6 +502,8 @@ def scorecard(ctx: Context, drill: Drill, *, who: str | None = None) -> Outgoing
         maximum=_maximum(ctx, drill.scenario_id),
         weakest=_criterion_label(ctx, low) if low else None,
         suggestion=_title(ctx, next_drill),
+        unsure=_unsure_replies(drill),
+        reviewed=bool(drill.overrides),
     )
     if who is not None or drill.id is None:
         return Outgoing(text)
@@ -529,7 +543,8 @@ def _fulfil_assignment(ctx: Context, drill: Drill) -> None:
 
 def _final_scores(scenario: Scenario, transcript: Sequence[dict[str, Any]]) -> dict[str, int]:
     entries = _trainee_entries(transcript)
-    return drill_scores([entry["scores"] for entry in entries], scenario.criteria)
+    fine = [entry.get("fine") or {} for entry in entries]
+    return drill_scores([entry["scores"] for entry in entries], scenario.criteria, fine)
 
 
 def _ai_comment(

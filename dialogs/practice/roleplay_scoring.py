@@ -1,9 +1,12 @@
-"""Score a role-play reply deterministically: the moves it shows, 7/5/3 per criterion, a total.
+"""Score a role-play reply by what it does at its turn: 7/5/3 per criterion, a total, a flag.
 
-Pure functions of the text, the scenario and the playbooks: the same reply
-always gets the same score, so enablement staff can test rubric edits with
-`salescoach roleplay score`. All words come from playbooks/data/moves.yaml;
-this module only knows how to cut a reply into sentences and match cues.
+The judgement comes from `understanding.roleplay_judge` (the SPIN stage due at
+this turn, acknowledge-then-contradict, rhetorical questions, pitching before
+asking, specific proof; a pairwise model trained on role-play pairs orders what
+the rubric leaves level, and says when it is unsure). It is deterministic: the
+same reply always gets the same score, so enablement staff can try replies with
+`salescoach roleplay score` and measure the judge with `salescoach roleplay eval`.
+The cues of playbooks/data/moves.yaml still show which words a move was seen in.
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ from typing import Any
 
 from dialogs.practice.wording import normalize, words
 from playbooks.schema import RUBRIC_SCORES, Move, Playbooks, RubricCriterion, Scenario
+from understanding.roleplay_judge import (
+    Judgement,
+    LlmRoleplayJudge,
+    PairwiseModel,
+    context_for,
+    default_model,
+    judge,
+)
 
 OUTSTANDING, SATISFACTORY, NEEDS_WORK = RUBRIC_SCORES
 GAP_WORDS = 6  # "..." in an English cue spans at most this many words
@@ -44,13 +55,16 @@ class SeenMove:
 
 @dataclass(frozen=True)
 class CriterionScore:
-    """One criterion's 7/5/3 for a reply, and the moves that decided it."""
+    """One criterion's 7/5/3 for a reply, the finer score inside that band, and why."""
 
     id: str
     score: int
-    points: float
-    rewards: tuple[str, ...]  # rewarded moves seen
+    points: float  # the playbook's reward points of the moves that counted
+    rewards: tuple[str, ...]  # rewarded moves that counted
     penalties: tuple[str, ...]  # forbidden moves seen (any one means 3)
+    fine: float = 0.0  # the finer internal scale: never crosses into another band
+    assessed: bool = True  # False: the turn does not assess it, but a slip on it counts
+    quote: str = ""  # the reply's words that decided it
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,20 @@ class ReplyScore:
     moves: tuple[SeenMove, ...]
     criteria: dict[str, CriterionScore]
     tip: str | None  # the move id most worth trying next, or None when nothing is missing
+    unsure: tuple[str, ...] = ()  # why the judge is unsure (near_call, model_disagrees, …)
+    backend: str = "local"
+    fallback: str | None = None  # why the LLM judge's answer was not used
+
+    @property
+    def rank(self) -> float:
+        """What orders two replies to one turn: the 7/5/3 that applied (a slip outside the
+        assessed criteria costs its shortfall), then the finer scale to break ties."""
+        shown = sum(
+            item.score if item.assessed else item.score - OUTSTANDING
+            for item in self.criteria.values()
+        )
+        inside = [item.fine - item.score for item in self.criteria.values()]
+        return shown + (sum(inside) / len(inside) if inside else 0.0)
 
     @property
     def total(self) -> int:
@@ -194,7 +222,11 @@ def _find_tokens(
 
 def _starts(part: str | tuple[str, ...], sentence: _Sentence) -> list[int]:
     if isinstance(part, str):
-        return [m.start() for m in re.finditer(re.escape(part), sentence.text)]
+        found, at = [], sentence.text.find(part)
+        while at != -1:
+            found.append(at)
+            at = sentence.text.find(part, at + 1)
+        return found
     size = len(part)
     return [
         i for i in range(len(sentence.tokens) - size + 1) if sentence.tokens[i : i + size] == part
@@ -378,11 +410,18 @@ def detect_moves(text: str, playbooks: Playbooks) -> tuple[SeenMove, ...]:
 # ----- scoring -----------------------------------------------------------------------------
 
 
+def _points(criterion: RubricCriterion, rewards: Sequence[str]) -> float:
+    return float(sum(criterion.rewards.get(move, 0.0) for move in rewards))
+
+
 def score_criterion(criterion: RubricCriterion, seen: frozenset[str]) -> CriterionScore:
-    """7, 5 or 3: any penalty gives 3; otherwise the reward points reach a threshold or not."""
+    """The old cue rule for one criterion: any penalty gives 3, else reward points vs thresholds.
+
+    Kept for company playbooks that test their cue lists; replies are scored by `score_reply`.
+    """
     rewards = tuple(move for move in criterion.rewards if move in seen)
     penalties = tuple(move for move in criterion.penalties if move in seen)
-    points = sum(criterion.rewards[move] for move in rewards)
+    points = _points(criterion, rewards)
     if penalties:
         score = NEEDS_WORK
     elif points >= criterion.outstanding:
@@ -391,7 +430,7 @@ def score_criterion(criterion: RubricCriterion, seen: frozenset[str]) -> Criteri
         score = SATISFACTORY
     else:
         score = NEEDS_WORK
-    return CriterionScore(criterion.id, score, points, rewards, penalties)
+    return CriterionScore(criterion.id, score, points, rewards, penalties, float(score))
 
 
 def _tip(
@@ -419,39 +458,126 @@ def _tip(
     return None
 
 
-def score_reply(text: str, scenario: Scenario, turn: int, playbooks: Playbooks) -> ReplyScore:
-    """Score the trainee's reply at `turn` (1 = the answer to the customer's opening line)."""
-    if not 1 <= turn <= len(scenario.turns):
-        raise ValueError(f"{scenario.id} has turns 1–{len(scenario.turns)}, not {turn}")
+def _shown_moves(text: str, judgement: Judgement, playbooks: Playbooks) -> tuple[SeenMove, ...]:
+    """The judge's moves in playbook order, each shown with the cue that matched it (if a
+    playbook cue did) or the words the judge read it from; lengths for measured moves."""
+    index = _index_for(playbooks)
+    sentences = _sentences(text)
+    entries = {entry.move.id: entry for entry in index.moves}
+    size, _chinese = reply_size(text)
+    shown = []
+    for move_id in playbooks.moves:
+        if move_id not in judgement.moves:
+            continue
+        move = playbooks.moves[move_id]
+        if move.measure in ("brief", "long"):
+            shown.append(SeenMove(move_id, move.kind, size=size))
+            continue
+        cue = None
+        if move.measure is None:
+            found = (entries[move_id].evidence(s, index.negations) for s in sentences)
+            cue = next((hit for hit in found if hit is not None), None)
+        if cue is None:
+            cue = "" if move.measure else judgement.evidence.get(move_id, "")
+        shown.append(SeenMove(move_id, move.kind, cue=cue))
+    return tuple(shown)
+
+
+def score_reply(
+    text: str,
+    scenario: Scenario,
+    turn: int,
+    playbooks: Playbooks,
+    *,
+    llm: LlmRoleplayJudge | None = None,
+    language: str | None = None,
+    model: PairwiseModel | bool | None = True,
+) -> ReplyScore:
+    """Score the trainee's reply at `turn` (1 = the answer to the customer's opening line).
+
+    The judge (understanding.roleplay_judge) reads what the reply does at this turn; `llm`
+    asks the optional LLM judge instead, with the local judgement as its fallback. `model`
+    is the pairwise model (True: the shipped one; None or False: the rubric alone).
+    """
+    context = context_for(scenario, turn)
+    pairwise = default_model() if model is True else (model or None)
+    judgement = judge(text, context, pairwise, language=language)
+    if llm is not None:
+        line = _customer_line(scenario, turn, language or language_of(text))
+        judgement = llm.judge(text, context, line, judgement)
+    moves = _shown_moves(text, judgement, playbooks)
+    criteria = {}
+    for criterion_id, item in judgement.criteria.items():
+        criterion = playbooks.rubric_criteria[criterion_id]
+        criteria[criterion_id] = CriterionScore(
+            criterion_id,
+            item.score,
+            _points(criterion, item.rewards),
+            tuple(move for move in item.rewards if move in criterion.rewards),
+            item.penalties,
+            item.fine,
+            item.assessed,
+            item.quote,
+        )
     step = scenario.turns[turn - 1]
-    moves = detect_moves(text, playbooks)
-    seen = frozenset(move.id for move in moves)
-    criteria = {
-        criterion: score_criterion(playbooks.rubric_criteria[criterion], seen)
-        for criterion in step.assess
-    }
-    return ReplyScore(moves, criteria, _tip(step.focus, criteria, moves, playbooks))
+    return ReplyScore(
+        moves,
+        criteria,
+        _tip(step.focus, criteria, moves, playbooks),
+        judgement.unsure,
+        judgement.backend,
+        judgement.fallback,
+    )
+
+
+def _customer_line(scenario: Scenario, turn: int, language: str) -> str:
+    """What the customer said just before reply `turn` (their fallback line after turn 1)."""
+    if turn == 1:
+        return scenario.opening.get(language)
+    return scenario.turns[turn - 2].branches[-1].say.get(language)
 
 
 # ----- the whole drill ---------------------------------------------------------------------
 
 
-def snap(average: float) -> int:
-    """The rubric score nearest an average of 7/5/3 scores (halfway rounds up)."""
-    if average >= (OUTSTANDING + SATISFACTORY) / 2:
-        return OUTSTANDING
-    if average >= (SATISFACTORY + NEEDS_WORK) / 2:
-        return SATISFACTORY
+def snap(average: float, fine: float | None = None) -> int:
+    """The rubric score nearest an average of 7/5/3 scores.
+
+    Exactly halfway (6 or 4) is a tie: the finer scale's average (`fine`) breaks it, and
+    without one it rounds up.
+    """
+    for boundary, upper, lower in (
+        ((OUTSTANDING + SATISFACTORY) / 2, OUTSTANDING, SATISFACTORY),
+        ((SATISFACTORY + NEEDS_WORK) / 2, SATISFACTORY, NEEDS_WORK),
+    ):
+        if average > boundary:
+            return upper
+        if average == boundary:
+            return upper if fine is None or fine >= boundary else lower
     return NEEDS_WORK
 
 
-def drill_scores(turns: Sequence[Mapping[str, int]], criteria: Sequence[str]) -> dict[str, int]:
-    """Each criterion's score for the drill: the turns that judged it, averaged and snapped."""
+def drill_scores(
+    turns: Sequence[Mapping[str, int]],
+    criteria: Sequence[str],
+    fine: Sequence[Mapping[str, float]] | None = None,
+) -> dict[str, int]:
+    """Each criterion's score for the drill: every turn where it applied (assessed there, or
+    brought down by a slip), averaged and snapped, the finer scale breaking a tie."""
     result: dict[str, int] = {}
     for criterion in criteria:
         scores = [turn[criterion] for turn in turns if criterion in turn]
-        if scores:
-            result[criterion] = snap(sum(scores) / len(scores))
+        if not scores:
+            continue
+        finer = None
+        if fine is not None:
+            values = [
+                detail.get(criterion, float(turn[criterion]))
+                for turn, detail in zip(turns, fine, strict=True)
+                if criterion in turn
+            ]
+            finer = sum(values) / len(values)
+        result[criterion] = snap(sum(scores) / len(scores), finer)
     return result
 
 
@@ -496,6 +622,11 @@ def report(result: ReplyScore, playbooks: Playbooks, language: str) -> dict[str,
         "criteria": criteria,
         "moves": moves,
         "tip": result.tip,
+        "fine": {criterion_id: item.fine for criterion_id, item in result.criteria.items()},
+        "not_assessed": [c for c, item in result.criteria.items() if not item.assessed],
+        "unsure": list(result.unsure),
+        "backend": result.backend,
+        **({"fallback": result.fallback} if result.fallback else {}),
     }
 
 
