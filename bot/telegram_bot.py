@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from sqlmodel import Session
 from telegram import (
     Bot,
     BotCommand,
@@ -50,6 +51,7 @@ from dialogs.core.texts import Texts, split_message
 from dialogs.users.profile import visible_commands
 from playbooks.locales import LANGUAGES, language_for
 from storage.models import User
+from storage.users import find_user
 
 log = logging.getLogger(__name__)
 ENGINE_KEY = "engine"
@@ -191,6 +193,29 @@ async def _drop_buttons(message: object) -> None:
             await message.edit_reply_markup(reply_markup=None)
 
 
+async def on_edited_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message changes nothing: an answer counts as it was first sent.
+
+    Edits of old messages would otherwise come back as new answers ("1" picking
+    option 1 of whatever question is open now, "/visit" starting a visit).
+    """
+    sender = sender_of(update)
+    chat = update.effective_chat
+    if sender is None or chat is None:
+        return
+    engine: Engine = context.bot_data[ENGINE_KEY]
+    log.debug("update %s from user %s: edit ignored", update.update_id, sender.user_id)
+    language = await asyncio.to_thread(_language_of, engine, sender)
+    await send_to_chat(context.bot, chat.id, Outgoing(Texts(language)("common.edit_ignored")))
+
+
+def _language_of(engine: Engine, sender: Sender) -> str:
+    """The language the user chose, or their platform's for someone still unknown."""
+    with Session(engine.database) as session:
+        user = find_user(session, sender.platform, sender.user_id)
+        return user.language if user is not None else language_for(sender.language_code)
+
+
 async def on_group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """In groups the bot only asks to be messaged privately (the engine says so)."""
     message = update.effective_message
@@ -320,8 +345,10 @@ def _invite_link(application: Application, code: str) -> str:  # type: ignore[ty
 
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
     """Every handler, in one place."""
-    private = filters.ChatType.PRIVATE
-    groups = filters.ChatType.GROUPS
+    # New messages only: an edit is not a new answer (edits get their own handler).
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    groups = filters.ChatType.GROUPS & filters.UpdateType.MESSAGE
+    edited = filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE
     gate: FloodGate | None = application.bot_data.get(FLOOD_KEY)
     if gate is not None:  # first, before any dialog: a flooding user's extra updates stop here
         application.add_handler(flood_handler(gate), group=FLOOD_GROUP)
@@ -329,6 +356,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
         MessageHandler(groups & (filters.COMMAND | filters.Entity("mention")), on_group_message)
     )
     application.add_handler(CallbackQueryHandler(on_button))
+    application.add_handler(MessageHandler(edited, on_edited_message))
     application.add_handler(MessageHandler(private & filters.TEXT, on_text))
     application.add_handler(
         MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, on_other_message)

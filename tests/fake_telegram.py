@@ -957,6 +957,37 @@ class FakeTelegram:
             ]
         return self._queue_message(user, chat, content)
 
+    def edit_text(
+        self, user: FakeUser, message_id: int, text: str, chat: FakeChat | None = None
+    ) -> int:
+        """The user edits one of their earlier messages: the bot gets an ``edited_message``."""
+        chat = chat or FakeChat.private(user)
+        with self._cond:
+            if (chat.id, message_id) not in self._user_messages:
+                raise AssertionError(f"user message {message_id} in chat {chat.id} does not exist")
+            self._register(user, chat)
+            content: dict[str, Any] = {"text": text}
+            command = _BOT_COMMAND.match(text)
+            if command and (command.end() == len(text) or text[command.end()].isspace()):
+                content["entities"] = [
+                    {"type": "bot_command", "offset": 0, "length": utf16_len(command.group())}
+                ]
+            now = int(time.time())
+            message = {
+                "message_id": message_id,
+                "from": user.to_dict(),
+                "chat": self._chats[chat.id],
+                "date": now,
+                "edit_date": now,
+                **content,
+            }
+            return self._queue_update("edited_message", message)
+
+    def user_message_ids(self, chat_id: int) -> list[int]:
+        """The ids of the messages users sent in ``chat_id``, oldest first."""
+        with self._cond:
+            return sorted(mid for cid, mid in self._user_messages if cid == chat_id)
+
     def send_photo(
         self,
         user: FakeUser,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,12 @@ from dialogs.core.texts import Texts
 from playbooks.locales import LANGUAGES
 
 MAX_ANSWER_LENGTH = 2000
+# Hangul fillers: letters to Unicode (category Lo) but blank on screen, a common
+# trick for "empty" names.
+_FILLERS = frozenset("\u3164\u115f\u1160\uffa0")
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs"})
+# A comma between digits is a thousands separator only before exactly three digits.
+_THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
 
 
 @dataclass(frozen=True)
@@ -24,13 +31,53 @@ class Parsed:
 
 
 def read_text(text: str, max_length: int = MAX_ANSWER_LENGTH) -> Parsed:
-    """Non-empty text up to `max_length` characters, trimmed."""
+    """Non-empty text up to `max_length` characters, trimmed.
+
+    Text of nothing but zero-width characters or fillers counts as empty.
+    """
     cleaned = text.strip()
-    if not cleaned:
+    if not trim_invisible(cleaned):
         return Parsed(error="errors.empty")
     if len(cleaned) > max_length:
         return Parsed(error="errors.too_long", error_values={"limit": max_length})
     return Parsed(value=cleaned)
+
+
+def whole_number(text: str) -> int | None:
+    """The value of a string of decimal digits ("12", full-width "１２"), else None.
+
+    `str.isdigit()` also accepts circled and superscript digits ("①", "²") that
+    `int()` refuses; only Unicode decimal digits (category Nd) count here.
+    """
+    if not text or not text.isdecimal():
+        return None
+    value = 0
+    for char in text:
+        value = value * 10 + unicodedata.decimal(char)
+    return value
+
+
+def _invisible(char: str) -> bool:
+    return char in _FILLERS or unicodedata.category(char) in _INVISIBLE_CATEGORIES
+
+
+def trim_invisible(text: str) -> str:
+    """Text without leading and trailing whitespace, zero-width characters and fillers."""
+    start, end = 0, len(text)
+    while start < end and (text[start].isspace() or _invisible(text[start])):
+        start += 1
+    while end > start and (text[end - 1].isspace() or _invisible(text[end - 1])):
+        end -= 1
+    return text[start:end]
+
+
+def has_letter(text: str) -> bool:
+    """Whether the text shows at least one letter (Latin, CJK, any script).
+
+    Zero-width and format characters (Cf), spaces (Zs) and the Hangul fillers,
+    which Unicode counts as letters but show nothing, do not count.
+    """
+    return any(unicodedata.category(char).startswith("L") and not _invisible(char) for char in text)
 
 
 def option_label(option: Option, t: Texts) -> str:
@@ -41,8 +88,9 @@ def option_label(option: Option, t: Texts) -> str:
 def match_option(text: str, options: Sequence[Option], t: Texts) -> Option | None:
     """The option a typed answer names: by its number in the list or by its label."""
     cleaned = text.strip().casefold()
-    if cleaned.isdigit() and 1 <= int(cleaned) <= len(options):
-        return options[int(cleaned) - 1]
+    number = whole_number(cleaned)
+    if number is not None and 1 <= number <= len(options):
+        return options[number - 1]
     for option in options:
         if cleaned in {option_label(option, t).casefold(), option.key.casefold()}:
             return option
@@ -79,7 +127,7 @@ def read_multi_choice(text: str, options: Sequence[Option], t: Texts) -> Parsed:
 
 def read_number(text: str, minimum: float | None, maximum: float | None) -> Parsed:
     """A number, within bounds when the step sets them; whole numbers come back as int."""
-    cleaned = text.strip().replace(",", "").replace("，", "")
+    cleaned = _THOUSANDS.sub("", text.strip())
     try:
         number = float(cleaned)
     except ValueError:
@@ -102,10 +150,10 @@ def _plain(number: float | None) -> str:
 
 def read_scale(text: str) -> Parsed:
     """A whole number from 1 to 10."""
-    cleaned = text.strip()
-    if not cleaned.isdigit() or not 1 <= int(cleaned) <= 10:
+    number = whole_number(text.strip())
+    if number is None or not 1 <= number <= 10:
         return Parsed(error="errors.not_a_scale")
-    return Parsed(value=int(cleaned))
+    return Parsed(value=number)
 
 
 def _words(key: str) -> set[str]:

@@ -14,6 +14,7 @@ from dialogs.field.accounts import (
     industry_options,
     preselect_account,
     store_picked_account,
+    validate_account_name,
     validate_picked_account,
 )
 from playbooks.schema import Playbooks
@@ -264,6 +265,7 @@ ACCOUNT = Dialog(
             id="name",
             prompt="accounts.ask_name",
             max_length=MAX_NAME,
+            validate=validate_account_name,
             when=lambda ctx: (
                 ctx.data.get("account_id") is None and not ctx.data.get("new_account_name")
             ),
@@ -384,7 +386,7 @@ def _show_card(ctx: Context) -> list[Outgoing]:
 
 def _validate_listed(ctx: Context, value: Any) -> str | None:
     text = str(value)
-    if not (text.startswith("a") and text[1:].isdigit()):
+    if not (text.startswith("a") and text[1:].isascii() and text[1:].isdigit()):
         return "errors.not_available"
     return validate_picked_account(ctx, value)
 

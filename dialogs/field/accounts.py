@@ -5,8 +5,10 @@ Also the account picker the other field dialogs reuse.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from dialogs.core.answers import has_letter, trim_invisible
 from dialogs.core.io import Outgoing
 from dialogs.core.steps import AnswerKind, Context, Option, Step, StopDialog
 from storage.accounts import (
@@ -20,6 +22,24 @@ NEW = "new"
 PICKED = "picked"
 MAX_NAME = 120
 FIELD_ROLES = frozenset({"rep", "manager", "trainee"})
+# A picked account's key: ASCII digits only ("a²" is a typed name, not a key).
+_ACCOUNT_KEY = re.compile(r"a(\d{1,12})", re.ASCII)
+
+
+def account_key_id(value: Any) -> int | None:
+    """The account id in an `a<id>` option key, or None for anything else."""
+    match = _ACCOUNT_KEY.fullmatch(str(value))
+    return int(match.group(1)) if match else None
+
+
+def validate_account_name(_ctx: Context, value: Any) -> str | None:
+    """A new account's name: at most MAX_NAME characters, with at least one letter."""
+    text = str(value)
+    if len(text) > MAX_NAME:
+        return "accounts.name_too_long"
+    if not has_letter(text):
+        return "accounts.name_needs_letter"
+    return None
 
 
 # ----- the picker ---------------------------------------------------------------
@@ -36,12 +56,14 @@ def store_picked_account(ctx: Context, value: Any) -> None:
     """Remember the chosen account; a typed name picks a match or starts a new account."""
     text = str(value)
     account: Account | None = None
-    if text.startswith("a") and text[1:].isdigit():
-        account = get_account(ctx.session, ctx.user.id or 0, int(text[1:]))
+    key_id = account_key_id(text)
+    if key_id is not None:
+        account = get_account(ctx.session, ctx.user.id or 0, key_id)
     elif text != NEW:
-        account = find_account_by_name(ctx.session, ctx.user.id or 0, text)
+        name = trim_invisible(text)
+        account = find_account_by_name(ctx.session, ctx.user.id or 0, name)
         if account is None:
-            ctx.data["new_account_name"] = text[:MAX_NAME]
+            ctx.data["new_account_name"] = name[:MAX_NAME]
     ctx.data["account_id"] = account.id if account else None
     if account is not None:
         ctx.data["account_name"] = account.name
@@ -49,14 +71,18 @@ def store_picked_account(ctx: Context, value: Any) -> None:
 
 
 def validate_picked_account(ctx: Context, value: Any) -> str | None:
-    """An `a<id>` key must name one of the rep's own accounts (forged ids are refused)."""
+    """An `a<id>` key must name one of the rep's own accounts (forged ids are refused).
+
+    Anything else but "new" is a typed name, which needs a letter.
+    """
     text = str(value)
-    is_key = text.startswith("a") and text[1:].isdigit()
-    if is_key and get_account(ctx.session, ctx.user.id or 0, int(text[1:])) is None:
-        return "errors.not_available"
-    if len(text) > MAX_NAME:
-        return "accounts.name_too_long"
-    return None
+    key_id = account_key_id(text)
+    if key_id is not None:
+        owned = get_account(ctx.session, ctx.user.id or 0, key_id) is not None
+        return None if owned else "errors.not_available"
+    if text == NEW:
+        return None
+    return validate_account_name(ctx, text)
 
 
 def preselect_account(ctx: Context, args: str, *, new_when_none: bool = True) -> None:
@@ -64,9 +90,10 @@ def preselect_account(ctx: Context, args: str, *, new_when_none: bool = True) ->
 
     With `new_when_none`, a rep who has no accounts yet goes straight to a new one.
     """
-    name = args.strip()
-    if len(name) > MAX_NAME:
-        raise StopDialog([Outgoing(ctx.t("accounts.name_too_long"))])
+    name = trim_invisible(args)
+    error = validate_account_name(ctx, name) if name else None
+    if error is not None:
+        raise StopDialog([Outgoing(ctx.t(error))])
     if name:
         store_picked_account(ctx, name)
         ctx.data[PICKED] = True
@@ -107,6 +134,10 @@ def industry_options(ctx: Context) -> list[Option]:
     ]
 
 
+def _store_new_name(ctx: Context, value: Any) -> None:
+    ctx.data["new_account_name"] = trim_invisible(str(value))
+
+
 def new_account_steps() -> tuple[Step, ...]:
     """Name and industry of an account created inline, asked only when it is new."""
     return (
@@ -114,6 +145,8 @@ def new_account_steps() -> tuple[Step, ...]:
             id="new_account_name",
             prompt="accounts.ask_name",
             max_length=MAX_NAME,
+            validate=validate_account_name,
+            store=_store_new_name,
             when=lambda ctx: is_new_account(ctx) and not ctx.data.get("new_account_name"),
         ),
         Step(

@@ -277,7 +277,11 @@ _VERBS: dict[str, Callable[[Turn, Reminder], list[Outgoing]]] = {
 
 
 def _begin_snooze_pick(ctx: Context, args: str) -> list[Outgoing]:
-    reminder = get_reminder(ctx.session, ctx.user.id or 0, int(args)) if args.isdigit() else None
+    reminder = (
+        get_reminder(ctx.session, ctx.user.id or 0, int(args))
+        if args.isascii() and args.isdigit()
+        else None
+    )
     if reminder is None or _follow_up_of(ctx, reminder) is None:
         raise StopDialog(_gone(ctx))
     ctx.data["reminder_id"] = reminder.id
@@ -319,7 +323,7 @@ def _own_planned_visit(ctx: Context, visit_id: int) -> Visit | None:
 
 
 def _begin_postpone(ctx: Context, args: str) -> list[Outgoing]:
-    visit = _own_planned_visit(ctx, int(args)) if args.isdigit() else None
+    visit = _own_planned_visit(ctx, int(args)) if args.isascii() and args.isdigit() else None
     if visit is None:
         raise StopDialog(_gone(ctx))
     ctx.data["visit_id"] = visit.id

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dialogs.core.answers import has_letter
 from dialogs.core.io import Outgoing
 from dialogs.core.steps import (
     AnswerKind,
@@ -171,6 +172,11 @@ def _objective_values(ctx: Context) -> dict[str, Any]:
         "role": ctx.playbooks.decision_roles.get(ctx.data.get("contact_role") or ""),
         "example": _example(ctx),
     }
+
+
+def _validate_objective(_ctx: Context, value: Any) -> str | None:
+    # "." or a zero-width character is no objective: it needs words.
+    return None if has_letter(str(value)) else "visit.objective_needs_letter"
 
 
 def _store_objective(ctx: Context, value: Any) -> None:
@@ -453,6 +459,7 @@ VISIT = Dialog(
             id="objective",
             prompt="visit.ask_objective",
             max_length=MAX_SHORT_TEXT,
+            validate=_validate_objective,
             store=_store_objective,
             prompt_values=_objective_values,
         ),

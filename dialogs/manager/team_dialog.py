@@ -56,7 +56,9 @@ from storage.teams import get_team, managed_teams
 
 MANAGERS = frozenset({"manager"})
 DEBRIEF_BUTTON = "d"  # action-button prefix: open a debrief
-MAX_COMMENT = 1500
+# Room for a long coaching note typed in the terminal (a Telegram message stops at
+# 4,096); the Telegram front end splits what is sent on into valid parts.
+MAX_COMMENT = 5000
 MAX_FIELD = 800  # characters of each debrief answer shown in a card
 MAX_BUTTON_ACCOUNT = 24
 REMOVE, COMMENT, OTHER, CLOSE = "rm", "comment", "other", "done"
@@ -77,7 +79,9 @@ DEBRIEF_FIELDS = (
 
 def _number(value: Any, prefix: str) -> int | None:
     text = str(value)
-    if not text.startswith(prefix) or not text[len(prefix) :].isdigit():
+    if not text.startswith(prefix) or not (
+        text[len(prefix) :].isascii() and text[len(prefix) :].isdigit()
+    ):
         return None
     return int(text[len(prefix) :])
 

@@ -91,7 +91,9 @@ CHART = "progress.png"
 
 def _number(value: Any, prefix: str) -> int | None:
     text = str(value)
-    if not text.startswith(prefix) or not text[len(prefix) :].isdigit():
+    if not text.startswith(prefix) or not (
+        text[len(prefix) :].isascii() and text[len(prefix) :].isdigit()
+    ):
         return None
     return int(text[len(prefix) :])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dialogs.core.answers import has_letter, trim_invisible
 from dialogs.core.io import Outgoing
 from dialogs.core.steps import AnswerKind, Context, Dialog, Option, Step, StopDialog
 from dialogs.users.profile import help_text, timezone_options, timezone_store, timezone_validate
@@ -30,17 +31,31 @@ def begin(ctx: Context, args: str) -> list[Outgoing]:
     return notes
 
 
+def _suggested_name(ctx: Context) -> str:
+    # A platform name of fillers or zero-width characters ("ㅤ") is no name to offer.
+    name = trim_invisible(ctx.user.display_name)
+    return name if has_letter(name) else ""
+
+
 def _name_options(ctx: Context) -> list[Option]:
-    name = ctx.user.display_name.strip()
+    name = _suggested_name(ctx)
     return [Option("keep", name[:60], literal=True)] if name else []
 
 
 def _name_values(ctx: Context) -> dict[str, Any]:
-    return {"suggested": ctx.user.display_name.strip()}
+    return {"suggested": _suggested_name(ctx)}
+
+
+def _chosen_name(ctx: Context, value: Any) -> str:
+    return _suggested_name(ctx) if value == "keep" else trim_invisible(str(value))
+
+
+def _validate_name(ctx: Context, value: Any) -> str | None:
+    return None if has_letter(_chosen_name(ctx, value)) else "onboarding.name_needs_letter"
 
 
 def _store_name(ctx: Context, value: Any) -> None:
-    ctx.data["name"] = ctx.user.display_name if value == "keep" else str(value)
+    ctx.data["name"] = _chosen_name(ctx, value)
 
 
 def _role_options(_ctx: Context) -> list[Option]:
@@ -89,6 +104,7 @@ ONBOARDING = Dialog(
             accepts_text=True,
             max_length=64,
             prompt_values=_name_values,
+            validate=_validate_name,
             store=_store_name,
         ),
         Step(

@@ -69,7 +69,12 @@ def timezone_options(_ctx: Context) -> list[Option]:
 
 def _zone_from_answer(value: Any) -> str | None:
     text = str(value)
-    if text.startswith("tz") and text[2:].isdigit() and int(text[2:]) < len(COMMON_ZONES):
+    if (
+        text.startswith("tz")
+        and text[2:].isascii()
+        and text[2:].isdigit()
+        and int(text[2:]) < len(COMMON_ZONES)
+    ):
         return COMMON_ZONES[int(text[2:])]
     return normalise_timezone(text)
 

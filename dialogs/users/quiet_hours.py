@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta, tzinfo
 
+from dialogs.core.answers import whole_number
+
 
 def parse_clock(text: str) -> time | None:
-    """Read "21:00", "9:30" or "9" as a time of day; None if it is not one."""
+    """Read "21:00", "9:30" or "9" as a time of day; None if it is not one.
+
+    Digits are decimal digits only (full-width ones too); "①:00" or "9:²" are not times.
+    """
     cleaned = text.strip().replace("：", ":")
     hours, _, minutes = cleaned.partition(":")
-    if not hours.isdigit() or (minutes and not minutes.isdigit()):
+    hour = whole_number(hours)
+    minute = whole_number(minutes) if minutes else 0
+    if hour is None or minute is None:
         return None
-    hour, minute = int(hours), int(minutes or 0)
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
         return None
     return time(hour, minute)

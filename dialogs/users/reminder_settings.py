@@ -25,6 +25,11 @@ def _store_clock(ctx: Context, value: Any, field: str) -> None:
     ctx.data[field] = moment.strftime("%H:%M")
 
 
+def _whole_minutes(_ctx: Context, value: Any) -> str | None:
+    # "1.5" would otherwise be cut to 1 minute without a word.
+    return None if isinstance(value, int) else "settings.whole_minutes"
+
+
 def _chosen(choice: str) -> Any:
     return lambda ctx: ctx.data.get("what") == choice
 
@@ -68,6 +73,7 @@ SETTINGS = Dialog(
             kind=AnswerKind.NUMBER,
             minimum=0,
             maximum=1440,
+            validate=_whole_minutes,
             when=_chosen("brief"),
             next=END,
         ),
@@ -77,6 +83,7 @@ SETTINGS = Dialog(
             kind=AnswerKind.NUMBER,
             minimum=0,
             maximum=1440,
+            validate=_whole_minutes,
             when=_chosen("debrief"),
             next=END,
         ),
