@@ -7,13 +7,8 @@ noticing, and the rubric score is the same either way.
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine as Database
@@ -22,14 +17,15 @@ from sqlmodel import Session, select
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
 from dialogs.core.engine import Engine
 from dialogs.core.steps import Services
-from dialogs.practice.roleplay_llm import AiCustomer, Line, ai_customer_from, endpoint
+from dialogs.practice.roleplay_llm import AiCustomer, Line, ai_customer_from
 from playbooks.loader import load_playbooks
 from storage.models import Drill
 from tests.conftest import FIXED_NOW
+from tests.fake_openai import FakeOpenAI
 from tests.helpers import Chat
+from understanding.llm import endpoint
 
 TIMEOUT = 0.3
-SLOW = 1.0
 AI_LINE = "Well, two people put it together in spreadsheets, and it works for us."
 AI_COMMENT = "You listened well and asked good questions; next time, offer two times."
 SCRIPTED = "We do it by hand in spreadsheets. Two people pull the data together. It's fine."
@@ -37,73 +33,12 @@ REPLY = "I understand. May I ask how your team puts the month-end reports togeth
 NO_NEED = load_playbooks().scenarios["objection-no-need"]
 
 
-class FakeOpenAI:
-    """A chat-completions endpoint whose behaviour each test sets: normal, slow, 500, bad."""
-
-    def __init__(self) -> None:
-        self.mode = "normal"
-        self.answer = AI_LINE
-        self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                fake.requests.append(json.loads(self.rfile.read(length)))
-                fake.headers.append(dict(self.headers))
-                fake.respond(self)
-
-            def log_message(self, *_args: Any) -> None:  # keep test output quiet
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    def respond(self, handler: BaseHTTPRequestHandler) -> None:
-        if self.mode == "slow":
-            time.sleep(SLOW)
-        if self.mode == "error":
-            self._send(handler, 500, b'{"error": {"message": "overloaded"}}')
-            return
-        if self.mode == "malformed":
-            self._send(handler, 200, b'{"choices": [{"message": {"content": "cut off')
-            return
-        content = AI_COMMENT if self._is_comment() else self.answer
-        body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
-        self._send(handler, 200, json.dumps(body).encode())
-
-    def _is_comment(self) -> bool:
-        return "sales coach" in self.requests[-1]["messages"][0]["content"]
-
-    @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (the slow case)
-
-    def __enter__(self) -> FakeOpenAI:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def openai() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
+    with FakeOpenAI(AI_LINE) as server:
+        server.answer_for = lambda request: (
+            AI_COMMENT if "sales coach" in request["messages"][0]["content"] else server.answer
+        )
         yield server
 
 
@@ -147,10 +82,8 @@ def test_failures_give_none_and_are_logged_without_text(
     logged: str,
 ) -> None:
     openai.mode = mode
-    started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="dialogs.practice.roleplay_llm"):
         assert ask(customer) is None
-    assert time.monotonic() - started < SLOW  # the timeout, not the server, decides
     assert logged in caplog.text and "using the script" in caplog.text
     assert REPLY not in caplog.text and SCRIPTED not in caplog.text
 
@@ -177,7 +110,7 @@ def test_configuration() -> None:
     assert ai_customer_from(None, "m", 8.0) is None
     assert ai_customer_from("http://x/v1", None, 8.0) is None
     configured = ai_customer_from("http://x/v1", "m", 2.5)
-    assert configured is not None and configured.timeout == 2.5
+    assert configured is not None and configured.chat.timeout == 2.5
 
 
 # ----- inside a drill -----------------------------------------------------------------------

