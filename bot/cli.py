@@ -9,6 +9,8 @@ from pathlib import Path
 
 from bot.logs import configure_logging
 from bot.settings import Settings
+from bot.teams_cli import add_commands as add_teams_commands
+from bot.teams_cli import teams_command
 from bot.understanding_cli import add_commands as add_understanding_commands
 from bot.understanding_cli import intents_command, objections_command
 from playbooks.loader import PlaybookError, load_playbooks
@@ -81,6 +83,7 @@ def parser() -> argparse.ArgumentParser:
     digest.add_argument("--dry-run", action="store_true", help="print it here instead of sending")
     digest.add_argument("--language", choices=["en", "zh"], help="with --dry-run: read it in")
     digest.add_argument("--chart", type=Path, help="with --dry-run: write the chart PNG here")
+    add_teams_commands(commands)
     return root
 
 
@@ -114,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         return intents_command(settings, arguments)
     if arguments.command == "digest":
         return digest_command(settings, arguments)
+    if arguments.command == "teams":
+        return teams_command(settings, arguments)
     if arguments.command == "roleplay":
         return roleplay_command(settings, arguments)
     return 2

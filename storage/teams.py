@@ -128,3 +128,24 @@ def invite_failures_since(session: Session, user_id: int, since: datetime) -> in
         InviteFailure.user_id == user_id, InviteFailure.failed_at >= since
     )
     return int(session.exec(statement).one())
+
+
+def all_teams_with_people(session: Session) -> list[tuple[Team, list[User], int]]:
+    """Every team, oldest first, with its managers (in the order they joined) and member count.
+
+    Read-only, two queries whatever the number of teams: for `salescoach teams list`.
+    """
+    teams = list(session.exec(select(Team).order_by(col(Team.id))))
+    statement = (
+        select(Membership.team_id, Membership.role, User)
+        .join(User, col(User.id) == col(Membership.user_id))
+        .order_by(col(Membership.id))
+    )
+    managers: dict[int, list[User]] = {}
+    members: dict[int, int] = {}
+    for team_id, role, user in session.exec(statement):
+        if role == "manager":
+            managers.setdefault(team_id, []).append(user)
+        else:
+            members[team_id] = members.get(team_id, 0) + 1
+    return [(team, managers.get(team.id or 0, []), members.get(team.id or 0, 0)) for team in teams]

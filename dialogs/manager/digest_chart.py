@@ -1,7 +1,8 @@
 """The digest's chart: visits and debriefs per rep, this week against last, as a phone-sized PNG.
 
 Drawn with matplotlib's object API on the Agg canvas (no pyplot): nothing
-global is touched per chart, so charts can be drawn from worker threads.
+global is touched per chart (the font list is set once, by dialogs.fonts), so
+charts can be drawn from worker threads.
 """
 
 from __future__ import annotations
@@ -9,16 +10,15 @@ from __future__ import annotations
 import io
 import textwrap
 import unicodedata
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.font_manager import fontManager
-from matplotlib.ticker import MaxNLocator
+from dialogs.fonts import chart_families
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 # 864 pixels wide: a phone shows the picture at full width, so 1 pt is
 # about 1 dp on screen and 13 pt text reads like a normal chat message.
@@ -39,17 +39,6 @@ THIS_WEEK = "#1f6feb"
 LAST_WEEK = "#c4ccd6"
 TEXT = "#1f2328"
 MUTED = "#6e7781"
-# Fonts with Chinese glyphs, most common first; matplotlib falls back glyph by
-# glyph through this list, so Latin text keeps DejaVu Sans when it is first.
-CJK_FONTS = (
-    "Noto Sans CJK SC",
-    "Source Han Sans SC",
-    "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei",
-    "Microsoft YaHei",
-    "PingFang SC",
-    "SimHei",
-)
 
 
 @dataclass(frozen=True)
@@ -76,20 +65,15 @@ class ChartLabels:
     more: str  # shown under the chart when some reps did not fit
 
 
-def _configure_fonts() -> None:
-    installed = {font.name for font in fontManager.ttflist}
-    available = [name for name in CJK_FONTS if name in installed]
-    # An explicit list, not the generic "sans-serif": only a list falls back glyph by glyph.
-    matplotlib.rcParams["font.family"] = ["DejaVu Sans", *available]
-    # Without any Chinese font the names still draw (as boxes); don't flood the log.
-    warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
-
-
-_configure_fonts()
-
-
 def render_chart(rows: Sequence[ChartRow], labels: ChartLabels) -> bytes:
     """Two panels side by side sharing the rep names: visits done, and debriefs."""
+    # matplotlib is imported here, not at module level: it costs ~0.5 s of start-up
+    # that a bot which has not drawn a chart yet does not need to pay.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    chart_families()  # Latin in DejaVu Sans, Chinese names in the shipped CJK font
     shown = list(rows[:MAX_ROWS])
     subtitle = labels.subtitle if len(rows) <= len(shown) else f"{labels.subtitle}\n{labels.more}"
     title = "\n".join([*textwrap.wrap(labels.title, TITLE_WIDTH), subtitle])
@@ -110,8 +94,8 @@ def render_chart(rows: Sequence[ChartRow], labels: ChartLabels) -> bytes:
         axes.set_ylim(-0.7 - padding, len(shown) - 0.3 + padding)
     figure.text(0.5, 1 - 0.08 / height, title, ha="center", va="top", fontsize=15, color=TEXT)
     handles = [
-        matplotlib.patches.Patch(color=THIS_WEEK, label=labels.this_week),
-        matplotlib.patches.Patch(color=LAST_WEEK, label=labels.last_week),
+        Patch(color=THIS_WEEK, label=labels.this_week),
+        Patch(color=LAST_WEEK, label=labels.last_week),
     ]
     figure.legend(
         handles=handles, loc="lower center", ncol=2, fontsize=12, frameon=False,
@@ -145,6 +129,8 @@ def _panel(axes: Axes, title: str, positions: list[int], values: list[tuple[int,
         axes.text(value, y + 0.2, f" {value}", va="center", fontsize=11, color=TEXT)
         axes.text(old, y - 0.2, f" {old}", va="center", fontsize=9, color=MUTED)
     axes.set_title(title, fontsize=13, color=TEXT)
+    from matplotlib.ticker import MaxNLocator
+
     axes.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
     axes.set_xlim(0, max([*now, *before, 1]) * 1.25)
     axes.tick_params(axis="x", labelsize=10, colors=TEXT)

@@ -658,15 +658,13 @@ def _next_drill(
 
 def _chart(ctx: Context, drills: Sequence[Drill]) -> bytes:
     oldest_first = list(reversed(drills))
-    ticks = [
-        (drill.finished_at or drill.started_at).astimezone(ctx.zone).strftime("%d/%m")
-        for drill in oldest_first
-    ]
+    ticks = [(drill.finished_at or drill.started_at).astimezone(ctx.zone) for drill in oldest_first]
     series = [
         Series(_criterion_label(ctx, criterion), values)
         for criterion, values in _history(ctx, drills)
     ]
-    return render_progress(_plain(ctx.t("practice.chart_title")), ticks, series)
+    title = _plain(ctx.t("practice.chart_title"))
+    return render_progress(title, ticks, series, language=ctx.user.language)
 
 
 def show_progress(ctx: Context, _args: str) -> list[Outgoing]:
