@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -135,10 +136,19 @@ def _any_as_list(value: Any) -> Any:
     return [value] if value == ANY_INDUSTRY else value
 
 
+Industries = Annotated[list[str], BeforeValidator(_any_as_list)]
+"""Industry ids a piece of content suits, or "any"; content without the field suits any."""
+
+
+def suits_industries(tags: Collection[str], industries: Collection[str] | None) -> bool:
+    """Whether content tagged `tags` suits any of `industries` (None or empty: no filter)."""
+    return not industries or ANY_INDUSTRY in tags or any(item in tags for item in industries)
+
+
 class Question(Item):
     stage: SpinStage
     direction: str | None = None
-    industries: Annotated[list[str], BeforeValidator(_any_as_list)] = [ANY_INDUSTRY]
+    industries: Industries = [ANY_INDUSTRY]
     text: Localized
 
     def suits(self, industry: str | None) -> bool:
@@ -174,6 +184,8 @@ class Drill(Item):
     customer_brief: Localized
     rep_goal: Localized
     objections: list[str] = []
+    # Drills written for some industries only (insurance cold calls); "any" by default.
+    industries: Industries = [ANY_INDUSTRY]
 
 
 class CompetitiveStrategy(Term):
@@ -527,6 +539,7 @@ class Scenario(Item):
     opening: Localized
     criteria: Annotated[list[str], Field(min_length=1)]
     turns: Annotated[list[ScenarioTurn], Field(min_length=MIN_TURNS, max_length=MAX_TURNS)]
+    industries: Industries = [ANY_INDUSTRY]
 
     @model_validator(mode="after")
     def _every_criterion_assessed(self) -> Scenario:
@@ -669,3 +682,15 @@ class Playbooks(Model):
             and q.suits(industry)
             and (direction is None or q.direction == direction)
         ]
+
+    def drill_suits(self, drill_id: str, industries: Collection[str] | None) -> bool:
+        """Whether a drill (and its role-play scenario) suits any of `industries`.
+
+        None or an empty collection means the industry is unknown: everything suits.
+        """
+        drill, scenario = self.drills.get(drill_id), self.scenarios.get(drill_id)
+        return all(
+            suits_industries(item.industries, industries)
+            for item in (drill, scenario)
+            if item is not None
+        )

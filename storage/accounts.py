@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
-from storage.models import Account, AccountChange, Contact, FollowUp, Visit, utcnow
+from storage.models import (
+    Account,
+    AccountChange,
+    Contact,
+    FollowUp,
+    Membership,
+    Visit,
+    utcnow,
+)
 
 
 def list_accounts(session: Session, owner_id: int, limit: int = 50) -> list[Account]:
@@ -91,3 +99,22 @@ def open_follow_ups_for_account(session: Session, account_id: int) -> list[Follo
         .order_by(col(FollowUp.due_at))
     )
     return list(session.exec(statement))
+
+
+def industries_around(session: Session, user_id: int) -> set[str]:
+    """The industries of the accounts of the user and of everyone in the user's teams.
+
+    What a rep or trainee works on, for content written for some industries only;
+    empty when nobody around them has an account with an industry.
+    """
+    teams = select(Membership.team_id).where(Membership.user_id == user_id)
+    people = select(Membership.user_id).where(col(Membership.team_id).in_(teams))
+    statement = (
+        select(Account.industry)
+        .where(
+            col(Account.industry).is_not(None),
+            or_(Account.owner_id == user_id, col(Account.owner_id).in_(people)),
+        )
+        .distinct()
+    )
+    return {industry for industry in session.exec(statement) if industry}

@@ -61,6 +61,21 @@ def debriefed_visit_ids(session: Session, visit_ids: Iterable[int]) -> set[int]:
     return {visit_id for visit_id in session.exec(statement) if visit_id is not None}
 
 
+def last_debrief(
+    session: Session, owner_id: int, account_id: int, *, excluding_visit: int | None = None
+) -> Debrief | None:
+    """The rep's latest debrief on the account (not the one of `excluding_visit`)."""
+    statement = select(Debrief).where(
+        Debrief.owner_id == owner_id, Debrief.account_id == account_id
+    )
+    if excluding_visit is not None:
+        statement = statement.where(
+            or_(col(Debrief.visit_id).is_(None), col(Debrief.visit_id) != excluding_visit)
+        )
+    statement = statement.order_by(col(Debrief.created_at).desc(), col(Debrief.id).desc())
+    return session.exec(statement.limit(1)).first()
+
+
 def add_debrief(session: Session, debrief: Debrief) -> Debrief:
     """Stage a debrief in the surrounding transaction and give it its id."""
     session.add(debrief)

@@ -92,12 +92,12 @@ class RepCounts:
 
     @property
     def advances(self) -> int:
-        """Debriefs whose outcome was an advance."""
+        """Debriefs whose outcome was an advance (as the coach judged it)."""
         return self.outcomes.get("advance", 0)
 
     @property
     def continuations(self) -> int:
-        """Debriefs whose outcome was a continuation."""
+        """Debriefs whose outcome was a continuation (as the coach judged it)."""
         return self.outcomes.get("continuation", 0)
 
     @property
@@ -319,16 +319,19 @@ def _visits_statement() -> Any:
     )
 
 
+def _call_outcome() -> Any:
+    """A debrief's outcome as the coach judged it; the rep's own word for older debriefs."""
+    return func.coalesce(col(Debrief.judged_outcome), col(Debrief.outcome))
+
+
 def _debriefs_statement() -> Any:
-    """Per rep: debriefs and their call outcomes, this week then last week."""
+    """Per rep: debriefs and their call outcomes (as judged), this week then last week."""
     created = col(Debrief.created_at)
+    outcome = _call_outcome()
     columns: list[Any] = [col(Debrief.owner_id)]
     for within in (_this_week, _last_week):
         columns.append(_count_if(within(created)))
-        columns.extend(
-            _count_if(and_(within(created), col(Debrief.outcome) == outcome))
-            for outcome in OUTCOMES
-        )
+        columns.extend(_count_if(and_(within(created), outcome == kind)) for kind in OUTCOMES)
     return (
         select(*columns)
         .where(col(Debrief.owner_id).in_(_team_reps()), _both_weeks(created))
@@ -508,7 +511,7 @@ def _stage_changes_statement() -> Any:
 def _continuations_statement() -> Any:
     """Accounts whose debrief this week was a continuation right after another continuation."""
     before = (
-        func.lag(col(Debrief.outcome))
+        func.lag(_call_outcome())
         .over(
             partition_by=col(Debrief.account_id),
             order_by=(col(Debrief.created_at), col(Debrief.id)),
@@ -519,7 +522,7 @@ def _continuations_statement() -> Any:
         select(
             col(Debrief.account_id).label("account_id"),
             col(Debrief.owner_id).label("owner_id"),
-            col(Debrief.outcome).label("outcome"),
+            _call_outcome().label("outcome"),
             col(Debrief.created_at).label("created_at"),
             before,
         )

@@ -270,7 +270,10 @@ class Debrief(SQLModel, table=True):
     plan: str | None = Field(default=None, sa_column=Column(Text))
     happened: str | None = Field(default=None, sa_column=Column(Text))
     why_customer: str | None = Field(default=None, sa_column=Column(Text))
-    outcome: str = Field(max_length=16)  # order | advance | continuation | no_sale
+    outcome: str = Field(max_length=16)  # order | advance | continuation | no_sale, as the rep said
+    # The coach's reading of the same call: an advance the rep claimed without a customer
+    # commitment is a continuation. None for debriefs written before it was judged.
+    judged_outcome: str | None = Field(default=None, max_length=16)
     went_best: str | None = Field(default=None, sa_column=Column(Text))
     improve: str | None = Field(default=None, sa_column=Column(Text))
     ratings: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

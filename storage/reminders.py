@@ -174,17 +174,41 @@ def complete_follow_up(session: Session, follow_up: FollowUp, now: datetime | No
         cancel(session, follow_up_key(follow_up.id))
 
 
-def schedule_visit_reminders(session: Session, visit: Visit, user: User) -> None:
-    """The brief before a planned visit and "How did it go?" after it."""
+def visit_brief_key(visit_id: int) -> str:
+    """The dedup key of the reminder that brings a visit's brief."""
+    return f"visit:{visit_id}:brief"
+
+
+def schedule_visit_reminders(
+    session: Session,
+    visit: Visit,
+    user: User,
+    *,
+    now: datetime | None = None,
+    brief_shown: bool = False,
+) -> None:
+    """The brief before a planned visit and "How did it go?" after it.
+
+    With `now`, a visit planned closer than the brief lead time gets its brief
+    once, now, and never as a "late" reminder: when the caller has just shown
+    the brief (`brief_shown`) there is no brief reminder at all, otherwise it is
+    due at `now` rather than at a moment already past.
+    """
     assert visit.id is not None and user.id is not None
-    schedule(
-        session,
-        user_id=user.id,
-        kind="visit_brief",
-        dedup_key=f"visit:{visit.id}:brief",
-        due_at=visit.planned_at - timedelta(minutes=user.brief_lead_minutes),
-        visit_id=visit.id,
-    )
+    brief_due = visit.planned_at - timedelta(minutes=user.brief_lead_minutes)
+    if now is not None and brief_due <= now:
+        brief_due = now
+    if brief_shown and brief_due == now:
+        cancel(session, visit_brief_key(visit.id))
+    else:
+        schedule(
+            session,
+            user_id=user.id,
+            kind="visit_brief",
+            dedup_key=visit_brief_key(visit.id),
+            due_at=brief_due,
+            visit_id=visit.id,
+        )
     schedule(
         session,
         user_id=user.id,
@@ -197,7 +221,7 @@ def schedule_visit_reminders(session: Session, visit: Visit, user: User) -> None
 
 def cancel_visit_reminders(session: Session, visit_id: int) -> None:
     """A cancelled or debriefed visit needs no more reminders."""
-    cancel(session, f"visit:{visit_id}:brief")
+    cancel(session, visit_brief_key(visit_id))
     cancel(session, f"visit:{visit_id}:debrief")
 
 

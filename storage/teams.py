@@ -89,6 +89,11 @@ def user_teams(session: Session, user_id: int) -> list[tuple[Team, str]]:
     return [(team, role) for team, role in session.exec(statement)]
 
 
+def member_teams(session: Session, user_id: int) -> list[Team]:
+    """Teams in which the user is a member (not a manager): one, normally."""
+    return [team for team, role in user_teams(session, user_id) if role == "member"]
+
+
 def get_team(session: Session, team_id: int) -> Team | None:
     """The team with this id."""
     return session.get(Team, team_id)
@@ -98,7 +103,8 @@ def join_team(session: Session, user: User, team_id: int) -> bool:
     """Make `user` a member of the team; returns False if already in it.
 
     A rep or trainee belongs to one team at a time, so joining a new team as a
-    member leaves the previous one; a manager's own teams are kept.
+    member leaves the previous one (`member_teams` tells which, to ask first and
+    to tell its managers); a manager's own teams are kept.
     """
     assert user.id is not None
     existing = session.exec(
@@ -128,6 +134,23 @@ def invite_failures_since(session: Session, user_id: int, since: datetime) -> in
         InviteFailure.user_id == user_id, InviteFailure.failed_at >= since
     )
     return int(session.exec(statement).one())
+
+
+def left_key(team_id: int, member_id: int, manager_id: int) -> str:
+    """The dedup key of the reminder row telling a manager that a member left the team."""
+    return f"left:{team_id}:{member_id}:{manager_id}"
+
+
+def left_of(dedup_key: str) -> tuple[int, int] | None:
+    """(team id, member id) inside a `left_key`, or None."""
+    prefix, *numbers = dedup_key.split(":")
+    if (
+        prefix != "left"
+        or len(numbers) != 3
+        or not all(n.isascii() and n.isdigit() for n in numbers)
+    ):
+        return None
+    return int(numbers[0]), int(numbers[1])
 
 
 def all_teams_with_people(session: Session) -> list[tuple[Team, list[User], int]]:

@@ -13,7 +13,13 @@ from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
 from dialogs.core.callbacks import encode_action
 from dialogs.core.engine import Engine
 from dialogs.core.io import Incoming
-from dialogs.field.coaching_card import split_objections, strongest, suggest_drill, weakest
+from dialogs.field.coaching_card import (
+    drills_by_objection,
+    split_objections,
+    strongest,
+    suggest_drill,
+    weakest,
+)
 from dialogs.field.reminder_messages import REMINDER
 from playbooks.loader import load_playbooks
 from playbooks.locales import load_locale
@@ -34,6 +40,7 @@ from tests.helpers import Chat
 
 Row = TypeVar("Row", bound=SQLModel)
 FORM_ORDER = ["confidence", "substance", "structure", "clarity", "attitude"]
+COMMITMENT = "Director Wang agreed to send the budget calendar by Friday"
 
 
 # ----- helpers -------------------------------------------------------------------------
@@ -168,6 +175,7 @@ def test_a_planned_visit_is_debriefed_in_english(engine: Engine, database: Datab
 
     [debrief] = rows(database, Debrief)
     assert debrief.visit_id == visit_id and debrief.outcome == "advance"
+    assert debrief.judged_outcome == "advance"  # "He agreed to a trial": a commitment
     assert debrief.objective == "Director Wang agrees to a one-month trial"
     assert debrief.feelings == "Tense at first, better once we got to his numbers."
     assert debrief.why_customer == "The engineers complained about downtime last month."
@@ -241,7 +249,8 @@ def test_an_unplanned_visit_is_debriefed_in_chinese(engine: Engine, database: Da
     assert "你的长处：</b>案例讲得很清楚" in card  # the rep's own words when no rating stands out
     assert "重点改进一项：</b>更早提出具体请求" in card
     assert "下次争取这个推进：</b>约技术部一起开会评估试用" in card
-    assert "需求探测" in card  # the default drill
+    # The customer "needs to talk to Finance first": the drill follows what the debrief says.
+    assert "向总经理展示整体方案" in card
     assert "还没有设定下一步" in card
 
     [debrief] = rows(database, Debrief)
@@ -289,7 +298,9 @@ def test_a_continuation_is_named_plainly_from_the_reminder_button(
     assert "The customer committed to nothing yet." in card
     assert "Your strength:</b> Substance (7)" in card
     assert "One thing to work on:</b> Structure (3)" in card
-    assert "The introductory visit" in card  # structure's drill
+    # The debrief says the budget is decided in January: that objection's drill comes before
+    # the weakest item's (structure: the introductory visit).
+    assert "Objection: no budget" in card and "The introductory visit" not in card
     assert "(no date, so no reminder)" in card and "Account updated" not in card
     [debrief] = rows(database, Debrief)
     assert debrief.visit_id == visit_id and debrief.outcome == "continuation"
@@ -395,6 +406,7 @@ def to_next_step_date(chat: Chat) -> None:
     chat.press("Huaxin Steel")
     review_until_outcome(chat)
     chat.press("Advance")
+    chat.say(COMMITMENT)  # what happened names none: the coach asks for it
     chat.say("The numbers")
     chat.say("Less talking")
     rate(chat, 5, 5, 5, 5, 5)
@@ -447,6 +459,7 @@ def test_overlong_text_stickers_empty_answers_and_stale_buttons(
     chat.say("maybe")  # not an outcome
     assert "Please pick one of the buttons" in chat.text and "How did the call end?" in chat.text
     chat.press("Advance")
+    chat.say(COMMITMENT)
     chat.say("Numbers")
     chat.say("Listen more")
     old = chat.button("7 ·")
@@ -498,6 +511,7 @@ def test_forged_and_foreign_visit_ids_are_refused(engine: Engine, database: Data
     chat.press("Huaxin Steel")
     review_until_outcome(chat)
     chat.press("Advance")
+    chat.say(COMMITMENT)  # what happened names none: the coach asks for it
     chat.say("The numbers")
     chat.say("Less talking")
     rate(chat, 5, 5, 5, 5, 5)
@@ -554,27 +568,59 @@ def test_objections_are_split_by_how_they_went() -> None:
 def test_drill_choice_order() -> None:
     pb = load_playbooks()
     common: dict[str, Any] = {
-        "objection_drills": {key: item.drill for key, item in pb.objections.items()},
+        "objection_drills": drills_by_objection(
+            {key: item.drill for key, item in pb.objections.items()},
+            {key: drill.objections for key, drill in pb.drills.items()},
+        ),
         "item_drills": {"clarity": "solution-presentation-gm"},
         "known_drills": pb.drills,
         "default": "needs-probing",
     }
     unhandled = [("no_trust", "partly")]
     assert (
-        suggest_drill(met=unhandled, weak_item="clarity", expected=["price"], **common)
+        suggest_drill(met=unhandled, heard=["price"], weak_item="clarity", **common)
         == "objection-no-trust"
+    )
+    # What the debrief says comes before the weakest item…
+    assert (
+        suggest_drill(met=[], heard=["price"], weak_item="clarity", **common)
+        == "objection-no-budget"
     )
     handled = [("no_trust", "worked")]
     assert (
-        suggest_drill(met=handled, weak_item="clarity", expected=[], **common)
+        suggest_drill(met=handled, heard=[], weak_item="clarity", **common)
         == "solution-presentation-gm"
     )
-    assert suggest_drill(met=handled, weak_item=None, expected=["price"], **common) == (
-        "objection-no-budget"
+    # …an objection handled well does not, and the plan's expectations are no evidence.
+    assert (
+        suggest_drill(met=handled, heard=["no_trust"], weak_item="clarity", **common)
+        == "solution-presentation-gm"
     )
-    assert suggest_drill(met=handled, weak_item=None, expected=[], **common) == "objection-no-trust"
-    assert suggest_drill(met=[], weak_item="unknown", expected=[], **common) == "needs-probing"
-    assert suggest_drill(met=[], weak_item=None, expected=[], **{**common, "default": "x"}) is None
+    assert suggest_drill(met=handled, heard=[], weak_item=None, **common) == "objection-no-trust"
+    assert suggest_drill(met=[], heard=[], weak_item="unknown", **common) == "needs-probing"
+    assert suggest_drill(met=[], heard=[], weak_item=None, **{**common, "default": "x"}) is None
+
+
+def test_an_objection_with_no_drill_for_the_industry_takes_the_next_that_practises_it() -> None:
+    pb = load_playbooks()
+    table = drills_by_objection(
+        {key: item.drill for key, item in pb.objections.items()},
+        {key: drill.objections for key, drill in pb.drills.items()},
+    )
+    assert table["has_supplier"][0] == "insurance-has-employer-cover"
+    common: dict[str, Any] = {
+        "met": [],
+        "heard": ["has_supplier"],
+        "weak_item": "clarity",
+        "objection_drills": table,
+        "item_drills": {"clarity": "solution-presentation-gm"},
+        "default": "needs-probing",
+    }
+    everything = list(pb.drills)
+    healthcare = [key for key in pb.drills if pb.drill_suits(key, {"healthcare"})]
+    assert suggest_drill(known_drills=everything, **common) == "insurance-has-employer-cover"
+    assert suggest_drill(known_drills=healthcare, **common) == "needs-probing"
+    assert table["bad_experience"][:2] == ["insurance-bad-agent-experience", "objection-no-trust"]
 
 
 def test_the_drill_table_in_the_locales_names_real_drills() -> None:

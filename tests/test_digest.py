@@ -275,6 +275,30 @@ def test_per_rep_numbers(database: Database, seed: Seed) -> None:
     assert "<b>Boss</b>" not in text.split("📈")[0]  # managers are not listed as reps
 
 
+def test_outcomes_count_the_coachs_judgement_not_the_reps_claim(
+    database: Database, seed: Seed
+) -> None:
+    boss, lee = seed.user("Boss", "manager"), seed.user("Li Lei")
+    team = seed.team(boss, "East", [lee])
+    acme = seed.account(lee, "Acme")
+    # "He said he'd think about sharing numbers": claimed an advance, judged a continuation.
+    seed.debrief(lee, acme, IN_WEEK, "advance", judged_outcome="continuation")
+    seed.debrief(lee, acme, IN_WEEK + timedelta(hours=1), "advance", judged_outcome="advance")
+    seed.debrief(lee, acme, IN_WEEK + timedelta(hours=2), "advance")  # before judgements: as said
+    text = text_of(database, team)
+    assert "Advances 2 vs continuations 1" in rep_block(text, "Li Lei")
+    assert "Advances: <b>2</b>" in text and "Continuations: <b>1</b>" in text
+
+
+def test_two_judged_continuations_in_a_row_are_flagged(database: Database, seed: Seed) -> None:
+    boss, ann = seed.user("Boss", "manager"), seed.user("Ann")
+    team = seed.team(boss, "East", [ann])
+    stuck = seed.account(ann, "Stuck Co")
+    seed.debrief(ann, stuck, LAST_WEEK, "continuation")
+    seed.debrief(ann, stuck, IN_WEEK, "advance", judged_outcome="continuation")
+    assert "two continuations in a row on Stuck Co" in text_of(database, team)
+
+
 def test_drills_appear_once_someone_has_done_one(database: Database, seed: Seed) -> None:
     boss, lee = seed.user("Boss", "manager"), seed.user("Li Lei")
     team = seed.team(boss, "East", [lee])
@@ -285,6 +309,18 @@ def test_drills_appear_once_someone_has_done_one(database: Database, seed: Seed)
     assert "drills 2 (average 77)" in rep_block(text, "Li Lei")
     assert "Role-play drills: <b>2</b> (▲1)" in text
     assert "Average drill score: <b>77</b>" in text
+
+
+def test_a_trainee_is_reported_by_drills_not_visits(database: Database, seed: Seed) -> None:
+    boss, tina = seed.user("Boss", "manager"), seed.user("Tina", "trainee")
+    team = seed.team(boss, "East", [tina])
+    seed.drill(tina, IN_WEEK, 24)
+    seed.drill(tina, IN_WEEK + timedelta(hours=1), 28)
+    block = rep_block(text_of(database, team), "Tina")
+    assert "trainee" in block and "Drills finished 2 · average score 26" in block
+    assert "Visits" not in block and "debriefs" not in block
+    chinese = text_of(database, team, "zh")
+    assert "学员" in chinese and "完成演练 2 · 平均 26 分" in chinese
 
 
 def test_team_totals_compare_with_the_previous_week(database: Database, seed: Seed) -> None:

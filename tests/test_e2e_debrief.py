@@ -110,13 +110,16 @@ async def test_a_visit_is_debriefed_over_telegram(bot: RunningBot, fake: FakeTel
     assert "Coaching card · Huaxin Steel & Co" in text
     assert "Your strength: Confidence (7)" in text
     assert "One thing to work on: Structure (3)" in text
-    assert "Practise before your next visit: The introductory visit" in text
+    # The debrief says the budget is decided in January: the drill follows it (not the weakest
+    # item, structure, whose drill is the introductory visit).
+    assert "Practise before your next visit: Objection: no budget" in text
     assert "Opening position: — → H" in text and "Director Wang: Neutral → Supporter" in text
     assert card.parse_mode == "HTML" and len(card.text or "") < 4096
 
     with Session(make_engine(bot.settings.database_url)) as session:
         debrief = session.exec(select(Debrief)).one()
         assert (debrief.visit_id, debrief.outcome) == (visit_id, "continuation")
+        assert debrief.judged_outcome == "continuation"
         assert debrief.feelings == "Nervous, then fine <honestly> & relieved"
         assert debrief.ratings == {"confidence": 7, "substance": 5, "structure": 3, "clarity": 5}
         follow_up = session.exec(select(FollowUp)).one()
@@ -129,3 +132,44 @@ async def test_a_visit_is_debriefed_over_telegram(bot: RunningBot, fake: FakeTel
     [today] = await ana.say("/today")
     assert "Huaxin Steel & Co" in (today.plain_text or "")
     assert "✅ debriefed" in (today.plain_text or "")
+
+
+async def test_an_advance_without_a_commitment_is_said_plainly_to_be_a_continuation(
+    bot: RunningBot, fake: FakeTelegram
+) -> None:
+    ben = Person(fake, FakeUser(1302, "Ben", "en"))
+    await onboard(ben)
+    visit_id = plan_visit(bot, 1302)
+
+    await ben.say(f"/debrief visit_{visit_id}", replies=2)
+    await ben.say("Good, he was friendly")
+    await ben.press("Keep it")
+    await ben.say("Show the downtime figures, then ask for his numbers")
+    await ben.say("He said he'd think about sharing numbers")
+    await ben.say("He wants to ask his team first")
+    [commitment] = await ben.press("Advance")
+    text = commitment.plain_text or ""
+    assert "An advance means the customer agreed to a concrete action" in text
+    assert "who agreed to do what, and by when?" in text
+    [plainly] = await ben.say("He'll think about it & get back to me")
+    text = plainly.plain_text or ""
+    assert "you called it an advance, but “He'll think about it & get back to me” is no" in text
+    assert "so that was a continuation" in text and "the customer committed to nothing" in text
+    await ben.say("Director Wang sends the downtime log by Friday")
+    await ben.say("The figures")
+    await ben.say("Ask before leaving")
+    for _ in range(5):
+        await ben.press("7 ·")
+    await ben.press("Skip")  # stage
+    await ben.press("Skip")  # opening
+    [next_step] = await ben.press("Skip")  # nobody's stance changed
+    assert "committed to nothing, so a concrete next step" in (next_step.plain_text or "")
+    [card] = await ben.press("Skip")
+    text = card.plain_text or ""
+    assert "Outcome: Continuation (you said Advance: an advance needs the customer" in text
+    assert "Self-rating: 35/35." in text
+    assert "Next time, ask for the advance: Director Wang sends the downtime log" in text
+
+    with Session(make_engine(bot.settings.database_url)) as session:
+        debrief = session.exec(select(Debrief)).one()
+        assert (debrief.outcome, debrief.judged_outcome) == ("advance", "continuation")

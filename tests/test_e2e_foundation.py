@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from storage.db import make_engine
-from storage.models import Membership, User
+from storage.models import Membership, Team, User
 from tests.e2e import Person, RunningBot, group_of, settings_for
 from tests.fake_telegram import FakeTelegram, FakeUser
 
@@ -162,3 +162,68 @@ async def test_restart_mid_onboarding_continues_at_the_same_step(
     finally:
         await second.stop()
     assert fake.errors == []
+
+
+def _quiet_hours_off(bot: RunningBot, telegram_id: int) -> None:
+    """No quiet hours for this person, whatever the time of the test run."""
+    with Session(make_engine(bot.settings.database_url)) as session:
+        user = session.exec(select(User).where(User.platform_user_id == str(telegram_id))).one()
+        user.quiet_start = user.quiet_end = "00:00"
+        session.add(user)
+        session.commit()
+
+
+async def _manager_with_team(fake: FakeTelegram, person: FakeUser, team: str) -> tuple[Person, str]:
+    boss = Person(fake, person)
+    await boss.say("/start")
+    await boss.press(person.first_name)
+    await boss.press("Sales manager")
+    await boss.press("Shanghai")
+    await boss.press("Skip", replies=3)
+    created = await boss.say(f"/newteam {team}", replies=2)
+    link = next(word for word in (created[1].plain_text or "").split() if "t.me/" in word)
+    return boss, link
+
+
+async def test_joining_a_second_team_asks_first_and_tells_the_old_manager(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    settings = settings_for(fake, tmp_path / "switch.db").model_copy(
+        update={"dispatch_interval": 0.2}
+    )
+    bot = RunningBot(fake, settings)
+    await bot.start()
+    try:
+        east, east_link = await _manager_with_team(fake, FakeUser(611, "Wang", "en"), "East")
+        west, west_link = await _manager_with_team(fake, FakeUser(612, "Zhou", "en"), "West")
+        _quiet_hours_off(bot, 611)
+        rep = Person(fake, FakeUser(613, "Chen", "en"))
+        await rep.say(f"/start {east_link.split('start=', 1)[1]}")
+        await rep.press("Chen")
+        await rep.press("Sales rep")
+        done = await rep.press("Singapore", replies=3)
+        assert "joined <b>East</b>" in (done[1].text or "")
+
+        [question] = await rep.say(f"/join {west_link}")
+        assert "You're in team East. Join West instead? You'll leave East." in (
+            question.plain_text or ""
+        )
+        [switched] = await rep.press("Join West")
+        assert "You've left <b>East</b>" in (switched.text or "")
+        assert "joined <b>West</b>" in (switched.text or "")
+        with Session(make_engine(bot.settings.database_url)) as session:
+            chen = session.exec(select(User).where(User.platform_user_id == "613")).one()
+            teams = session.exec(
+                select(Team.name)
+                .join(Membership, Membership.team_id == Team.id)  # type: ignore[arg-type]
+                .where(Membership.user_id == chen.id)
+            ).all()
+        assert teams == ["West"]
+
+        # East's manager hears it from the reminder dispatcher; West's hears nothing.
+        told = await fake.next_message(east.user.id, timeout=10)
+        assert "Chen has left East to join another team" in (told.plain_text or "")
+        assert fake.unread(west.user.id) == []
+    finally:
+        await bot.stop()
+    assert fake.errors == [], f"the bot made invalid API calls: {fake.errors}"

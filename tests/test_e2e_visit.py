@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
 from storage.db import make_engine
-from storage.models import Account, Visit
+from storage.models import Account, Contact, User, Visit, utcnow
 from tests.e2e import Person, RunningBot, settings_for
 from tests.fake_telegram import FakeTelegram, FakeUser
 
@@ -97,3 +98,41 @@ async def test_a_visit_is_planned_and_its_brief_reopened(
     [again] = await ana.say("/brief")
     assert "Visit brief: Huaxin Steel & Co" in (again.plain_text or "")
     assert "Saved as planned" not in (again.plain_text or "")
+
+
+async def test_the_brief_warns_about_the_decision_chain(
+    bot: RunningBot, fake: FakeTelegram
+) -> None:
+    bo = Person(fake, FakeUser(1202, "Bo", "en"))
+    await onboard(bo)
+    with Session(make_engine(bot.settings.database_url)) as session:
+        owner = session.exec(select(User).where(User.platform_user_id == "1202")).one()
+        account = Account(owner_id=owner.id or 0, name="City Hospital", industry="healthcare")
+        session.add(account)
+        session.flush()
+        session.add(
+            Contact(
+                account_id=account.id or 0, name="Buyer <Zhang>", role="buyer", stance="opponent"
+            )
+        )
+        session.add(
+            Visit(
+                owner_id=owner.id or 0,
+                account_id=account.id or 0,
+                planned_at=utcnow() + timedelta(days=1),
+                contact_name="Dr Sun",
+                contact_role="user",
+                objective="Dr Sun agrees to a two-week trial on ward 3",
+            )
+        )
+        session.commit()
+
+    [brief] = await bo.say("/brief")
+    text = brief.plain_text or ""
+    assert "⚠️ Opponent: Buyer <Zhang> (Buyer (purchasing))" in text  # escaped, shown as typed
+    assert "⚠️ No decision maker in the decision chain yet" in text
+    assert "⚠️ Stance unknown: Dr Sun (User)" in text
+    assert text.index("⚠️") < text.index("🎯 Objective: Dr Sun agrees to a two-week trial")
+    for empty in ("❓", "🛡", "📎", "🔗", "—"):
+        assert empty not in text, empty
+    assert brief.parse_mode == "HTML" and len(brief.text or "") < 4096

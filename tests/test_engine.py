@@ -305,3 +305,160 @@ def test_a_command_mid_dialog_sets_it_aside_and_returns_to_it(engine: Engine) ->
     assert "Back to where we were" in chat.text
     chat.say("Tokyo")
     assert "Asia/Tokyo" in chat.text
+
+
+# ----- onboarding: names as typed, "/join CODE" pasted at the invite question ------------
+
+
+def invite_link(manager: Chat, team: str) -> str:
+    """A manager's new team and its invite link."""
+    manager.say(f"/newteam {team}")
+    return next(word for word in manager.text.split() if word.startswith("https://t.me/"))
+
+
+def test_a_typed_name_keeps_the_case_and_the_words_typed(
+    engine: Engine, database: Database
+) -> None:
+    for user_id, platform_name in (("11", "emma"), ("12", "Emma Li")):
+        chat = Chat(engine, user_id=user_id, name=platform_name)
+        chat.say("/start")
+        chat.say("Emma")
+        assert "Nice to meet you, Emma!" in chat.text
+        chat.press("Sales rep")
+        chat.press("Shanghai")
+        chat.say("/skip")
+        assert stored_user(database, user_id).display_name == "Emma"
+    # The suggestion is still one press, or its number, away.
+    pressed = Chat(engine, user_id="13", name="emma")
+    pressed.say("/start")
+    pressed.press("emma")
+    assert "Nice to meet you, emma!" in pressed.text
+    numbered = Chat(engine, user_id="14", name="Olga")
+    numbered.say("/start")
+    numbered.say("1")
+    assert "Nice to meet you, Olga!" in numbered.text
+
+
+def test_join_command_pasted_at_the_invite_question_is_the_answer(
+    engine: Engine, database: Database
+) -> None:
+    manager = Chat(engine, user_id="2", name="Zhang Wei")
+    manager.onboard(role="Sales manager")
+    link = invite_link(manager, "East")
+    code = link.rsplit("join_", 1)[1]
+    rep = Chat(engine, user_id="3", name="Chen Jing")
+    rep.say("/start")
+    rep.press("Chen Jing")
+    rep.press("Sales rep")
+    rep.press("Shanghai")
+    assert "invite link or code" in rep.text
+    rep.say(f"/join {code}")  # exactly as the invite shows it
+    assert "finish setting you up" not in rep.text
+    assert "All set, Chen Jing!" in rep.text and "joined <b>East</b>" in rep.text
+    with Session(database) as session:
+        rep_id = stored_user(database, "3").id
+        assert session.exec(select(Membership).where(Membership.user_id == rep_id)).one()
+
+
+def test_join_command_with_a_wrong_code_at_the_invite_question_asks_again(
+    engine: Engine,
+) -> None:
+    rep = Chat(engine, user_id="3", name="Chen Jing")
+    rep.say("/start")
+    rep.press("Chen Jing")
+    rep.press("Sales rep")
+    rep.press("Shanghai")
+    rep.say("/join AAAAAAAAAAAAAAAAAAAAAA")
+    assert "isn't valid" in rep.text and "invite link or code" in rep.text
+    rep.say("/skip")
+    assert "All set" in rep.text
+
+
+def test_join_command_before_the_invite_question_still_waits(engine: Engine) -> None:
+    rep = Chat(engine, user_id="3", name="Chen Jing")
+    rep.say("/start")
+    rep.say("/join AAAAAAAAAAAAAAAAAAAAAA")
+    assert "finish setting you up" in rep.text and "what should I call you" in rep.text
+
+
+# ----- /skip and /back with nothing open ---------------------------------------------------
+
+
+def test_skip_and_back_outside_a_conversation_say_so(engine: Engine) -> None:
+    chat = Chat(engine)
+    chat.onboard()
+    chat.say("/skip")
+    assert chat.text.startswith("Nothing to skip right now")
+    assert "older message" not in chat.text
+    chat.say("/back")
+    assert chat.text.startswith("Nothing to go back to right now")
+    chat.say("/cancel")
+    assert "nothing to cancel" in chat.text
+    zh = Chat(engine, user_id="2", name="王芳", language="zh")
+    zh.onboard(role="销售代表", zone="上海")
+    zh.say("/skip")
+    assert "现在没有可以跳过的问题" in zh.text
+
+
+# ----- joining a second team asks first and tells the old manager --------------------------
+
+
+def memberships_of(database: Database, user_id: str) -> list[tuple[int, str]]:
+    with Session(database) as session:
+        user = session.exec(select(User).where(User.platform_user_id == user_id)).one()
+        rows = session.exec(select(Membership).where(Membership.user_id == user.id)).all()
+        return sorted((row.team_id, row.role) for row in rows)
+
+
+def test_joining_a_second_team_asks_and_staying_changes_nothing(
+    engine: Engine, database: Database
+) -> None:
+    east, west = Chat(engine, "21", "Wang Fang"), Chat(engine, "22", "Zhou Min")
+    east.onboard(role="Sales manager")
+    west.onboard(role="Sales manager")
+    east_link, west_link = invite_link(east, "East"), invite_link(west, "West")
+    rep = Chat(engine, "23", "Li Lei")
+    rep.onboard()
+    rep.say(f"/join {east_link}")
+    assert "joined <b>East</b>" in rep.text
+    rep.say(f"/join {west_link}")
+    assert "You're in team <b>East</b>. Join <b>West</b> instead? You'll leave <b>East</b>." in (
+        rep.text
+    )
+    assert rep.labels() == ["✅ Join West", "✖ Stay in East"]
+    assert memberships_of(database, "23") == [(1, "member")]  # nothing changed yet
+    switch = rep.button("Join West")
+    rep.press("Stay in East")
+    assert "you stay in <b>East</b>" in rep.text
+    assert memberships_of(database, "23") == [(1, "member")]
+    # A forged "yes" (another token, or another invite's id) does nothing.
+    invite_id = switch.split(":")[0][2:]
+    for forged in (f"@j{invite_id}:{'0' * 20}", f"@j1:{switch.split(':')[1]}", "@j999:stay"):
+        rep.send(Incoming.pressed(forged))
+        assert "older message" in rep.text, forged
+    assert memberships_of(database, "23") == [(1, "member")]
+    rep.send(Incoming.pressed(switch))
+    assert "You've left <b>East</b>" in rep.text and "joined <b>West</b>" in rep.text
+    assert memberships_of(database, "23") == [(2, "member")]
+    rep.send(Incoming.pressed(switch))  # the same button again
+    assert "already a member of <b>West</b>" in rep.text
+    # Managers keep their own teams; only the rep's membership moved.
+    assert memberships_of(database, "21") == [(1, "manager")]
+
+
+def test_the_switch_button_stops_working_when_the_invite_is_revoked(
+    engine: Engine, database: Database
+) -> None:
+    east, west = Chat(engine, "21", "Wang Fang"), Chat(engine, "22", "Zhou Min")
+    east.onboard(role="Sales manager")
+    west.onboard(role="Sales manager")
+    east_link, west_link = invite_link(east, "East"), invite_link(west, "West")
+    rep = Chat(engine, "23", "Li Lei")
+    rep.onboard()
+    rep.say(f"/join {east_link}")
+    rep.say(f"/join {west_link}")
+    switch = rep.button("Join West")
+    west.say("/revoke")
+    rep.send(Incoming.pressed(switch))
+    assert "isn't valid" in rep.text
+    assert memberships_of(database, "23") == [(1, "member")]

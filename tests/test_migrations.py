@@ -22,6 +22,14 @@ def test_sqlite_upgrade_from_empty(tmp_path: Path) -> None:
     assert current_revision(engine) == head_revision(engine)
 
 
+def test_debriefs_keep_the_coachs_judgement_beside_the_reps_claim(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'judged.db'}")
+    upgrade(engine)
+    columns = {column["name"]: column for column in inspect(engine).get_columns("debriefs")}
+    assert "outcome" in columns and columns["judged_outcome"]["nullable"]
+    assert (current_revision(engine) or "") >= "0007"
+
+
 def test_sqlite_uses_wal_and_foreign_keys(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
     with engine.connect() as connection:

@@ -53,7 +53,7 @@ def forged(chat: Chat, key: str) -> str:
 # ----- full flows ------------------------------------------------------------------------
 
 
-def test_typed_words_get_four_coaching_messages_then_a_log(
+def test_typed_words_get_a_short_coaching_the_full_one_on_request_then_a_log(
     engine: Engine, database: Database
 ) -> None:
     chat = Chat(engine)
@@ -62,14 +62,28 @@ def test_typed_words_get_four_coaching_messages_then_a_log(
     assert "What did the customer say?" in chat.text
     assert {"No need", "Too busy", "Price too high"} <= set(chat.labels())
     replies = chat.say("Your price is too high compared with the others")
-    assert len(replies) == 5  # ① ② ③ ④, then the log question
-    assert "① The objection: Price too high" in replies[0].text
-    assert "my reading of their words" in replies[0].text
-    assert "② Find the real reason" in replies[1].text
-    assert "③ Respond" in replies[2].text and "Break price into value" in replies[2].text
-    assert "Once your team logs answers" in replies[2].text
-    assert "④ Check it's resolved" in replies[3].text
-    assert "What did you say" in replies[4].text
+    assert len(replies) == 2  # the short coaching, then the log question
+    coaching = replies[0].text
+    # One sentence to say now, then the four steps in a line each.
+    assert coaching.startswith("💬 <b>Say now:</b> “When you say expensive, compared with whose")
+    assert "① The objection: Price too high" in coaching
+    assert "my reading of their words" in coaching
+    assert "② Find the real reason" in coaching
+    assert "③ Respond:</b> Break price into value" in coaching
+    assert "④ Check it's resolved" in coaching
+    assert len(coaching.splitlines()) <= 12
+    assert [[button.label for button in row] for row in replies[0].buttons] == [
+        ["📖 The full four steps"]
+    ]
+    assert "What did you say" in replies[1].text
+    full = chat.press("The full four steps")  # the rest, while the log question stays open
+    assert len(full) == 5  # ① ② ③ ④, then the log question again
+    assert "① The objection: Price too high" in full[0].text
+    assert "② Find the real reason" in full[1].text
+    assert "③ Respond" in full[2].text and "Break price into value" in full[2].text
+    assert "Once your team logs answers" in full[2].text
+    assert "④ Check it's resolved" in full[3].text
+    assert "What did you say" in full[4].text
     chat.say("I broke the price down per user per month and compared total cost")
     chat.press("Worked")
     assert "Which account was this?" in chat.text
@@ -91,9 +105,11 @@ def test_chinese_flow_with_a_picked_type_and_a_new_account(
     chat.say("/objection")
     assert "客户是怎么说的" in chat.text
     replies = chat.press("已有供应商")
+    assert len(replies) == 2
     assert "① 异议类型" in replies[0].text
     assert "我根据客户原话" not in replies[0].text  # the rep chose it, nothing was guessed
-    assert "③ 选择应对策略" in replies[2].text
+    assert "③ 应对：</b>先肯定，再找缝隙" in replies[0].text
+    assert "📖 完整的四步辅导" in chat.labels()
     assert "你是怎么回应的" in chat.text
     chat.say("我提出先做一个小范围的对比测试")
     chat.press("部分管用")
@@ -117,11 +133,11 @@ def test_chinese_words_are_classified(engine: Engine, database: Database) -> Non
     replies = chat.say("/objection 我们已经有固定的供应商了")
     assert "客户原话：“我们已经有固定的供应商了”" in replies[0].text
     assert "这是我根据客户原话做的判断" in replies[0].text
-    chat.say("/skip")
-    chat.press("没用")
+    chat.say("/skip")  # nothing said: nothing to have worked, so no "效果怎么样？"
+    assert "效果怎么样" not in chat.text and "这是哪个客户" in chat.text
     chat.say("/skip")
     [entry] = logs(database)
-    assert (entry.objection_type, entry.response, entry.outcome) == ("has_supplier", None, "failed")
+    assert (entry.objection_type, entry.response, entry.outcome) == ("has_supplier", None, None)
 
 
 def test_arguments_classify_at_once_and_a_type_name_picks_it(
@@ -165,10 +181,9 @@ def test_low_confidence_offers_the_top_three_and_records_the_pick(
         [label] = session.exec(select(ObjectionLabel)).all()
     assert (label.text, label.label, label.predicted) == (UNSURE, "no_urgency", reading.label)
     chat.say("/skip")
-    chat.press("Partly")
     chat.say("/skip")
     [entry] = logs(database)
-    assert entry.objection_type == "no_urgency"
+    assert (entry.objection_type, entry.outcome) == ("no_urgency", None)
 
 
 def test_words_with_nothing_to_read_are_asked_for_again(engine: Engine, database: Database) -> None:
@@ -185,6 +200,35 @@ def test_words_with_nothing_to_read_are_asked_for_again(engine: Engine, database
     with Session(database) as session:
         [label] = session.exec(select(ObjectionLabel)).all()
     assert (label.label, label.predicted) == ("too_busy", None)
+
+
+def test_a_skipped_response_asks_no_outcome_and_stores_none(
+    engine: Engine, database: Database
+) -> None:
+    chat = Chat(engine)
+    chat.onboard()
+    chat.say("/objection we're happy with our current supplier")
+    chat.say("/skip")  # "how did you respond?" skipped
+    assert "Did it work?" not in chat.text
+    assert "Which account was this?" in chat.text
+    chat.say("/skip")
+    assert "Logged ✅" in chat.text
+    [entry] = logs(database)
+    assert (entry.response, entry.outcome) == (None, None)
+
+
+def test_the_full_coaching_button_survives_other_dialogs_and_refuses_forgeries(
+    engine: Engine, database: Database
+) -> None:
+    chat = Chat(engine)
+    chat.onboard()
+    chat.say("/objection Price too high")
+    button = chat.button("The full four steps")
+    chat.say("/cancel")  # the log question is gone; the button still works
+    replies = chat.send(Incoming.pressed(button))
+    assert len(replies) == 4 and "③ Respond" in replies[2].text
+    assert "older message" in chat.send(Incoming.pressed("@o999:full"))[0].text
+    assert "older message" in chat.send(Incoming.pressed(button.replace("full", "rest")))[0].text
 
 
 # ----- the team's best responses ---------------------------------------------------------
@@ -213,14 +257,18 @@ def test_team_responses_reach_teammates_but_not_other_teams(
     author.say("/skip")
 
     replies = teammate.say("/objection too expensive")
-    respond = replies[2].text
+    short = replies[0].text  # the best answer that worked, right in the short coaching
+    assert "what worked for Chen: “Per user it costs less than a coffee a day" in short
+    assert "coffee a day &lt;b&gt;&amp;&lt;/b&gt;" in short
+    assert "discount on the spot" not in short
+    respond = teammate.press("The full four steps")[2].text
     assert "What worked for your team" in respond
     assert "coffee a day &lt;b&gt;&amp;&lt;/b&gt;" in respond and "(by Chen)" in respond
     assert "discount on the spot" not in respond
-    assert "coffee" not in outsider.say("/objection too expensive")[2].text
+    assert "coffee" not in outsider.say("/objection too expensive")[0].text
     # The manager shares the team too; another type shows nothing.
-    assert "coffee" in boss.say("/objection too expensive")[2].text
-    assert "coffee" not in teammate.say("/objection we have no budget")[2].text
+    assert "coffee" in boss.say("/objection too expensive")[0].text
+    assert "coffee" not in teammate.say("/objection we have no budget")[0].text
 
 
 def test_best_responses_newest_three_and_own_without_a_team(database: Database) -> None:
@@ -249,13 +297,15 @@ def test_back_skip_and_cancel(engine: Engine, database: Database) -> None:
     chat.say("/back")
     assert "first question" in chat.text
     chat.press("Too busy")
-    chat.say("/skip")
-    chat.say("/skip")  # the outcome is required
+    chat.say("I asked for ten minutes next week instead")
+    chat.say("/skip")  # the outcome is required once something was said
     assert "can't be skipped" in chat.text
+    chat.press("Worked")
+    chat.press("◀ Back")
     chat.press("◀ Back")
     assert "What did you say" in chat.text
-    chat.say("I asked for ten minutes next week instead")
-    chat.press("Worked")
+    chat.say("/skip")  # said nothing after all: the outcome is not asked
+    assert "Did it work?" not in chat.text and "Which account was this?" in chat.text
     chat.press("✖ Cancel")
     assert "Cancelled" in chat.text
     assert logs(database) == []
@@ -281,7 +331,6 @@ def test_bad_input_at_each_kind_of_answer(engine: Engine, database: Database) ->
     assert "too long" in chat.say("y" * 5000)[0].text  # the answer to "what did you say?"
     chat.say("/skip")
     assert "older message" in chat.send(Incoming.pressed(forged(chat, "nonsense")))[0].text
-    chat.press("Worked")
     # Someone else's account: a forged button and a typed id are both refused.
     assert "older message" in chat.send(Incoming.pressed(forged(chat, f"a{secret.id}")))[0].text
     refused = chat.say(f"a{secret.id}")

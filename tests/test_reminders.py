@@ -451,3 +451,61 @@ def test_two_dispatchers_deliver_each_reminder_once(
     asyncio.run(both())
     texts = sorted(message.text for _, message in inbox.received)
     assert len(texts) == 30 and len(set(texts)) == 30
+
+
+# ----- a visit planned closer than the brief lead time ---------------------------------------
+
+
+def test_a_brief_inside_the_lead_time_goes_once_now_and_is_not_late(
+    engine: Engine, database: Database, clock: Clock, dispatcher: Dispatcher, inbox: Inbox
+) -> None:
+    chat = Chat(engine)
+    chat.onboard(zone="Shanghai")
+    visit_time = clock.now + timedelta(minutes=30)  # the brief's lead time is 60 minutes
+    with Session(database) as session:
+        account = Account(owner_id=1, name="Huaxin Steel")
+        session.add(account)
+        session.flush()
+        visit = Visit(owner_id=1, account_id=account.id or 0, planned_at=visit_time)
+        session.add(visit)
+        session.flush()
+        user = session.get(User, 1)
+        assert user is not None
+        schedule_visit_reminders(session, visit, user, now=clock.now)
+        session.commit()
+    due = {r.kind: r.due_at.replace(tzinfo=UTC) for r in rows(database, Reminder)}
+    assert due["visit_brief"] == clock.now  # not 30 minutes in the past
+    clock.advance(seconds=2)  # the dispatcher's next look
+    assert run(dispatcher) == 1
+    [(_, brief)] = inbox.received
+    assert "Huaxin Steel" in brief.text
+    assert "Late" not in brief.text and "was due" not in brief.text
+    assert run(dispatcher) == 0  # once
+
+
+def test_a_brief_already_shown_is_not_sent_again(
+    engine: Engine, database: Database, clock: Clock, dispatcher: Dispatcher, inbox: Inbox
+) -> None:
+    chat = Chat(engine)
+    chat.onboard(zone="Shanghai")
+    visit_id = make_visit(database, 1, clock.now + timedelta(minutes=30))  # old call: no `now`
+    with Session(database) as session:
+        visit, user = session.get(Visit, visit_id), session.get(User, 1)
+        assert visit is not None and user is not None
+        schedule_visit_reminders(session, visit, user, now=clock.now, brief_shown=True)
+        session.commit()
+    statuses = {r.kind: r.status for r in rows(database, Reminder)}
+    assert statuses == {"visit_brief": "cancelled", "visit_debrief": "pending"}
+    assert run(dispatcher) == 0
+    # A visit far enough ahead still gets its brief before it, shown or not.
+    far = make_visit(database, 1, clock.now + timedelta(hours=5))
+    with Session(database) as session:
+        visit, user = session.get(Visit, far), session.get(User, 1)
+        assert visit is not None and user is not None
+        schedule_visit_reminders(session, visit, user, now=clock.now, brief_shown=True)
+        session.commit()
+    brief = next(r for r in rows(database, Reminder) if r.dedup_key == f"visit:{far}:brief")
+    assert (brief.status, brief.due_at.replace(tzinfo=UTC)) == (
+        "pending",
+        clock.now + timedelta(hours=4),
+    )

@@ -330,3 +330,70 @@ def test_comment_is_refused_when_the_rep_left_meanwhile(teams: Teams, database: 
     with Session(database) as session:
         assert session.exec(select(Comment)).first() is None
         assert session.get(Debrief, teams.lee_debrief) is not None
+
+
+# ----- a comment held by the rep's quiet hours, and ids typed by hand ----------------------
+
+
+def set_user(database: Database, chat: Chat, **fields: str) -> None:
+    with Session(database) as session:
+        user = session.exec(select(User).where(User.platform_user_id == chat.sender.user_id)).one()
+        for name, value in fields.items():
+            setattr(user, name, value)
+        session.add(user)
+        session.commit()
+
+
+def comment_on_lee(boss: Chat, comment_label: str = "Reply with a comment") -> None:
+    boss.say("/team")
+    boss.press("Li Lei")
+    boss.press("1. Acme")
+    boss.press(comment_label)
+    boss.say("Good trial close.")
+
+
+def test_a_comment_in_the_reps_quiet_hours_says_when_it_arrives(
+    teams: Teams, engine: Engine, database: Database
+) -> None:
+    # 17:00 in Shanghai: inside quiet hours 16:00–07:30.
+    set_user(database, teams.lee, quiet_start="16:00", quiet_end="07:30")
+    comment_on_lee(teams.boss)
+    text = teams.boss.text
+    assert "Sent to <b>Li Lei</b>" in text
+    assert "they'll get it at <b>07:30</b> (their time)" in text
+    assert deliver_due(engine) == []  # held, as the manager was told
+    with Session(database) as session:
+        reminder = session.exec(select(Reminder).where(Reminder.kind == "comment")).one()
+        assert reminder.due_at.replace(tzinfo=None) == (
+            FIXED_NOW.replace(hour=23, minute=30, tzinfo=None)  # 07:30 the next day in Shanghai
+        )
+
+
+def test_a_held_comment_is_explained_in_the_managers_language(
+    teams: Teams, database: Database
+) -> None:
+    set_user(database, teams.lee, quiet_start="16:00", quiet_end="07:30")
+    set_user(database, teams.boss, language="zh")
+    comment_on_lee(teams.boss, "写点评")
+    assert "已发送给 <b>Li Lei</b>" in teams.boss.text
+    assert "将在 <b>07:30</b>（对方当地时间）收到" in teams.boss.text
+
+
+def test_a_comment_outside_quiet_hours_goes_now(teams: Teams) -> None:
+    comment_on_lee(teams.boss)
+    assert "Sent to <b>Li Lei</b>. They'll get it with a button" in teams.boss.text
+    assert "their time" not in teams.boss.text
+
+
+def test_team_with_someone_elses_member_says_there_is_no_such_member(
+    teams: Teams, database: Database
+) -> None:
+    olga = user_of(database, teams.olga)
+    boss = teams.boss
+    for typed in (f"/team u{olga.id}", f"/team d{teams.olga_debrief}", "/team u99999"):
+        replies = boss.say(typed)
+        assert "No such member in your team." in boss.text, typed
+        assert not is_stale(replies) and not leaks(boss), typed
+    lee = user_of(database, teams.lee)
+    boss.say(f"/team u{lee.id}")  # one of their own still opens
+    assert "<b>Li Lei</b>'s recent debriefs" in boss.text

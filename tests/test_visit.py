@@ -192,8 +192,8 @@ def test_full_visit_in_english_with_a_new_account(engine: Engine, database: Data
         "Visit brief: Huaxin Steel",
         "Tue 24 Nov 2026, 15:00",
         "Director Wang · Decision maker",
-        "Build the relationship",
-        "Director Wang agrees to a one-month trial",
+        "<b>Objective:</b> Director Wang agrees to a one-month trial",
+        "<b>Stance unknown:</b> Director Wang (Decision maker)",  # not in the chain yet
         "<b>Opening D</b> (Problem opening)",
         "Divide and conquer",
         "3. How do you plan for peak season?",
@@ -203,6 +203,8 @@ def test_full_visit_in_english_with_a_new_account(engine: Engine, database: Data
         "/brief",
     ):
         assert expected in brief, expected
+    assert "Build the relationship" not in brief  # the vague objective the coach rejected
+    assert "No decision maker" not in brief  # Director Wang decides
 
     [visit] = visits(database)
     assert visit.status == "planned"
@@ -574,3 +576,41 @@ def test_brief_offers_a_choice_of_several_and_stays_private(
     assert "Huaxin" not in nosy.text
     nosy.say("/brief 3")
     assert "Own one" in nosy.text
+
+
+# ----- a visit planned closer than the brief lead time ---------------------------------------
+
+
+def test_a_visit_inside_the_brief_lead_time_gets_its_brief_once_and_not_late(
+    engine: Engine, database: Database
+) -> None:
+    import asyncio
+
+    from bot.reminders import DispatchConfig, Dispatcher
+    from dialogs.core.io import Outgoing
+
+    chat = rep(engine)
+    add_account(database, "Huaxin Steel")
+    chat.say("/visit Huaxin Steel")
+    chat.say("in 30 minutes")  # the brief's lead time is 60 minutes
+    chat.press("Yes")
+    chat.say("Director Wang")
+    chat.press("Decision maker")
+    chat.say("Director Wang agrees to a one-month trial in workshop 2")
+    chat.press("Neutral ground")
+    chat.press("Even")
+    chat.press("⭐")
+    skip_to_end(chat)
+    assert chat.text.count("Visit brief: Huaxin Steel") == 1  # the brief, now
+    delivered: list[Outgoing] = []
+
+    async def deliver(_user: User, outgoing: Outgoing) -> None:
+        delivered.append(outgoing)
+
+    dispatcher = Dispatcher(engine, "telegram", deliver, DispatchConfig(per_chat_interval=0.0))
+    asyncio.run(dispatcher.run_once())
+    assert delivered == []  # no second brief, and no "Late: this reminder was due …"
+    with Session(database) as session:
+        kinds = {r.kind: r.status for r in session.exec(select(Reminder))}
+    assert kinds.get("visit_brief") in (None, "cancelled")
+    assert kinds["visit_debrief"] == "pending"  # "How did it go?" still comes after

@@ -51,6 +51,8 @@ BACK, SKIP, CANCEL, DONE, YES, NO = "~back", "~skip", "~cancel", "~done", "~yes"
 CONTROL_COMMANDS = {"back": BACK, "skip": SKIP, "cancel": CANCEL}
 ONBOARDING = "onboarding"
 FRONT_DOOR = "front_door"  # the dialog that reads text typed outside any conversation
+# "/join CODE", pasted as the invite shows it, answers onboarding's invite question.
+JOIN, INVITE_STEP = "join", "team"
 PENDING_WHEN = "_pending_when"
 SUSPENDED = "_suspended"  # the dialog set aside while this one runs
 
@@ -173,6 +175,9 @@ class _Turn:
         if command is None:
             return [Outgoing(self.t("common.unknown_command", command=name)), *self.reprompt()]
         if not onboarded and not command.before_onboarding:
+            step = self.step
+            if name == JOIN and self.state.dialog == ONBOARDING and step and step.id == INVITE_STEP:
+                return self.answer(step, text=args)
             return [Outgoing(self.t("common.finish_onboarding_first")), *self.ensure_onboarding()]
         if command.roles is not None and self.ctx.user.role not in command.roles:
             return [Outgoing(self.t("common.not_for_your_role", command=name)), *self.reprompt()]
@@ -230,8 +235,10 @@ class _Turn:
     def on_control(self, key: str) -> list[Outgoing]:
         step = self.step
         if step is None:
-            if key == CANCEL:
-                return [Outgoing(self.t("common.nothing_to_cancel"))]
+            # Only a typed /cancel, /skip or /back gets here (a button needs an open step).
+            nothing = {CANCEL: "cancel", SKIP: "skip", BACK: "go_back"}.get(key)
+            if nothing is not None:
+                return [Outgoing(self.t(f"common.nothing_to_{nothing}"))]
             return self.stale()
         if key == CANCEL:
             return self.cancel()

@@ -50,28 +50,47 @@ def split_objections(met: Sequence[tuple[str, str | None]]) -> tuple[list[str], 
     return unresolved, resolved
 
 
+def drills_by_objection(
+    own_drill: Mapping[str, str], practised_in: Mapping[str, Sequence[str]]
+) -> dict[str, list[str]]:
+    """Per objection type, the drills that practise it: its own drill first, then every drill
+    listing it among the objections it practises, each once."""
+    table: dict[str, list[str]] = {kind: [drill] for kind, drill in own_drill.items()}
+    for drill, kinds in practised_in.items():
+        for kind in kinds:
+            if drill not in table.setdefault(kind, []):
+                table[kind].append(drill)
+    return table
+
+
 def suggest_drill(
     *,
     met: Sequence[tuple[str, str | None]],
+    heard: Sequence[str],
     weak_item: str | None,
-    expected: Sequence[str],
-    objection_drills: Mapping[str, str],
+    objection_drills: Mapping[str, Sequence[str]],
     item_drills: Mapping[str, str],
     known_drills: Collection[str],
     default: str | None,
 ) -> str | None:
-    """The drill to practise before the next visit.
+    """The drill to practise before the next visit: it follows what the visit was about.
 
-    In order: an objection met in the visit that was not handled well, the weakest
-    self-rated item, an objection expected in the plan, an objection met and handled,
-    and finally the default. Ids the playbook does not know are passed over.
+    In order: an objection met in the visit that was not handled well, an objection the
+    debrief's own words name (`heard`, likeliest first), the weakest self-rated item, an
+    objection met and handled, and finally the default. An objection type may have several
+    drills (`objection_drills`); ids not in `known_drills` (unknown, or written for another
+    industry) are passed over. The objections the plan only expected are not evidence.
     """
     unresolved, resolved = split_objections(met)
+
+    def drills_for(kinds: Sequence[str]) -> list[str | None]:
+        return [drill for kind in kinds for drill in objection_drills.get(kind, ())]
+
     candidates = [
-        *(objection_drills.get(kind) for kind in unresolved),
+        *drills_for(unresolved),
+        *drills_for([kind for kind in heard if kind not in resolved]),
         item_drills.get(weak_item) if weak_item else None,
-        *(objection_drills.get(kind) for kind in expected),
-        *(objection_drills.get(kind) for kind in resolved),
+        *drills_for(resolved),
         default,
     ]
     return next((drill for drill in candidates if drill and drill in known_drills), None)

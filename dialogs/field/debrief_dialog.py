@@ -20,7 +20,7 @@ from dialogs.core.steps import (
     StopDialog,
 )
 from dialogs.field.accounts import ensure_account, new_account_steps, pick_account_step
-from dialogs.field.coaching_card import strongest, suggest_drill, weakest
+from dialogs.field.coaching_card import drills_by_objection, strongest, suggest_drill, weakest
 from playbooks.locales import load_locale
 from playbooks.schema import DebriefQuestion, OpeningCell, RatingItem, RatingLevel
 from storage.accounts import contacts_of, get_account, get_contact, record_change, touch
@@ -36,13 +36,18 @@ from storage.debriefs import (
 from storage.models import Account, Contact, Debrief, FollowUp, Visit
 from storage.reminders import cancel_visit_reminders, schedule_follow_up
 from storage.visits import add_visit
+from understanding.reading import NotUnderstood
 
 AD_HOC = "none"  # the "no planned visit" option
 SAME = "same"  # "unchanged" in the account-change steps
 KEEP = "keep"  # keep the objective written when the visit was planned
 PRESET = "_visit_preset"  # the visit was settled by `begin`; the picker is skipped
+ADVANCE = "advance"
 CONTINUATION = "continuation"
 NUDGED_OUTCOMES = frozenset({CONTINUATION, "no_sale"})
+MAX_COMMITMENT = 500
+# The free-text answers that report what the customer said, read for objections.
+CUSTOMER_ANSWERS = ("happened", "why_customer")
 # The role-play form has more items; the self-rating asks the first five the playbook lists.
 RATED_ITEMS = 5
 MAX_VISITS_OFFERED = 8
@@ -238,16 +243,50 @@ def _outcome_values(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _was(outcome: str) -> Predicate:
+def _names_action(ctx: Context, text: Any) -> bool:
+    return bool(text) and ctx.services.understanding.names_customer_action(str(text))
+
+
+def _needs_commitment(ctx: Context) -> bool:
+    """An advance whose account of the visit names no customer action: ask for the commitment."""
+    return ctx.data.get("outcome") == ADVANCE and not _names_action(ctx, ctx.data.get("happened"))
+
+
+def judged_outcome(ctx: Context) -> str | None:
+    """The call's outcome as the coach reads it.
+
+    An advance needs a concrete customer commitment (who agreed to do what, by when):
+    one the objective model finds in what happened or in the commitment the rep named.
+    Without one, the rep's "advance" is a continuation. Other outcomes stand as given.
+    """
+    claimed = ctx.data.get("outcome")
+    if claimed != ADVANCE:
+        return str(claimed) if claimed is not None else None
+    if _names_action(ctx, ctx.data.get("happened")):
+        return ADVANCE
+    return ADVANCE if _names_action(ctx, ctx.data.get("commitment")) else CONTINUATION
+
+
+def _judged(outcome: str) -> Predicate:
     def check(ctx: Context) -> bool:
-        return ctx.data.get("outcome") == outcome
+        return judged_outcome(ctx) == outcome
 
     return check
 
 
+def _downgraded(ctx: Context) -> bool:
+    """The rep called it an advance; the coach reads a continuation."""
+    return ctx.data.get("outcome") == ADVANCE and judged_outcome(ctx) == CONTINUATION
+
+
+def _advance_instead_values(ctx: Context) -> dict[str, Any]:
+    commitment = ctx.data.get("commitment") if _needs_commitment(ctx) else None
+    return {"downgraded": _downgraded(ctx), "commitment": commitment}
+
+
 def _missed_advance(ctx: Context) -> str | None:
     """After a continuation, the advance the rep says the customer could have agreed to."""
-    if ctx.data.get("outcome") != CONTINUATION:
+    if judged_outcome(ctx) != CONTINUATION:
         return None  # answered, then the outcome was changed with /back
     return ctx.data.get("advance_instead")
 
@@ -431,7 +470,7 @@ def _stance_options(ctx: Context) -> list[Option]:
 
 
 def _next_step_values(ctx: Context) -> dict[str, Any]:
-    outcome = ctx.data.get("outcome")
+    outcome = judged_outcome(ctx)
     return {"nudge": outcome if outcome in NUDGED_OUTCOMES else None}
 
 
@@ -481,6 +520,17 @@ def _improve_text(ctx: Context) -> str | None:
     return f"{lead}\n{improve}" if improve else lead
 
 
+def _happened_text(ctx: Context) -> str | None:
+    """What happened; with the commitment the rep named when asked for one after an advance."""
+    happened = ctx.data.get("happened")
+    commitment = ctx.data.get("commitment") if _needs_commitment(ctx) else None
+    if not commitment:
+        return happened
+    # Joined outside the template: stored text must not be HTML-escaped.
+    lead = f"{ctx.t('debrief.commitment_label')} {commitment}"
+    return f"{happened}\n{lead}" if happened else lead
+
+
 def _next_step_at(ctx: Context) -> datetime | None:
     when = ctx.data.get("next_step_at") if ctx.data.get("next_step") else None
     return datetime.fromisoformat(str(when)).astimezone(UTC) if when else None
@@ -495,9 +545,10 @@ def _debrief_from_answers(ctx: Context, visit: Visit | None, account: Account) -
         feelings=data.get("feelings"),
         objective=data.get("objective"),
         plan=data.get("plan"),
-        happened=data.get("happened"),
+        happened=_happened_text(ctx),
         why_customer=data.get("why_customer"),
-        outcome=str(data["outcome"]),
+        outcome=str(data["outcome"]),  # the rep's claim
+        judged_outcome=judged_outcome(ctx),
         went_best=data.get("went_best"),
         improve=_improve_text(ctx),
         ratings=dict(data.get("ratings") or {}),
@@ -603,16 +654,44 @@ def _objections_met(
     return [(log.objection_type, log.outcome) for log in logs]
 
 
+def objections_heard(ctx: Context) -> list[str]:
+    """Objection types the debrief's account of the customer names, likeliest first.
+
+    Only when the sale did not move (a continuation or no sale, as judged): that is when
+    the customer's words held something back; after an advance they are read as no
+    objection. Read with the local objection model (the card is written inside the
+    answer's transaction, so no remote call); only confident readings count.
+    """
+    if judged_outcome(ctx) not in NUDGED_OUTCOMES:
+        return []
+    readings: dict[str, float] = {}
+    for key in CUSTOMER_ANSWERS:
+        text = ctx.data.get(key)
+        if not text:
+            continue
+        try:
+            reading = ctx.services.understanding.objection(str(text), backend="local")
+        except NotUnderstood:
+            continue
+        if reading.confident and reading.label in ctx.playbooks.objections:
+            readings[reading.label] = max(readings.get(reading.label, 0.0), reading.confidence)
+    return sorted(readings, key=lambda label: -readings[label])
+
+
 def _suggested_drill(ctx: Context, visit: Visit | None, account: Account, weak: str | None) -> Any:
     pb = ctx.playbooks
     item_drills, default = _drill_table(ctx)
+    industries = {account.industry} if account.industry else None
     drill_id = suggest_drill(
         met=_objections_met(ctx, visit, account),
+        heard=objections_heard(ctx),
         weak_item=weak,
-        expected=[str(item.get("type")) for item in visit.objections] if visit else [],
-        objection_drills={key: objection.drill for key, objection in pb.objections.items()},
+        objection_drills=drills_by_objection(
+            {key: objection.drill for key, objection in pb.objections.items()},
+            {key: drill.objections for key, drill in pb.drills.items()},
+        ),
         item_drills=item_drills,
-        known_drills=pb.drills,
+        known_drills=[key for key in pb.drills if pb.drill_suits(key, industries)],
         default=default,
     )
     return pb.drills.get(drill_id or "")
@@ -647,12 +726,15 @@ def _coaching_card(
 ) -> str:
     view = _ratings_view(ctx)
     weak = view["weakness"].id if view["weakness"] else None
+    outcomes = ctx.playbooks.call_outcomes
+    judged = judged_outcome(ctx)
     return ctx.t(
         "debrief.card",
         **view,
         account=account,
-        outcome=ctx.playbooks.call_outcomes.get(str(ctx.data.get("outcome"))),
-        continuation=ctx.data.get("outcome") == CONTINUATION,
+        outcome=outcomes.get(str(judged)),
+        claimed=outcomes.get(str(ctx.data.get("outcome"))) if _downgraded(ctx) else None,
+        continuation=judged == CONTINUATION,
         advance_instead=_missed_advance(ctx),
         drill=_suggested_drill(ctx, visit, account, weak),
         changes=changes,
@@ -712,9 +794,17 @@ DEBRIEF = Dialog(
             prompt_values=_outcome_values,
         ),
         Step(
+            id="commitment",
+            prompt="debrief.ask_commitment",
+            optional=True,
+            max_length=MAX_COMMITMENT,
+            when=_needs_commitment,
+        ),
+        Step(
             id="advance_instead",
             prompt="debrief.ask_advance_instead",
-            when=_was(CONTINUATION),
+            when=_judged(CONTINUATION),
+            prompt_values=_advance_instead_values,
         ),
         Step(
             id="went_best",

@@ -1,9 +1,10 @@
 """`/objection`: name the customer's objection, coach its four steps, and log how the answer went.
 
-Two dialogs: `objection` identifies the type and finishes with the coaching
-messages, then chains to `objection_log`, which asks what the rep said and
-whether it worked. Splitting them lets the coaching arrive as separate
-messages, and a re-asked log question does not repeat the whole coaching.
+Two dialogs: `objection` identifies the type and finishes with one short
+coaching message (a sentence to say now, the four steps in a line each, and a
+button for the full four-step coaching), then chains to `objection_log`, which
+asks what the rep said and, when they say, whether it worked. Splitting them
+keeps a re-asked log question from repeating the coaching.
 """
 
 from __future__ import annotations
@@ -13,8 +14,18 @@ from dataclasses import replace
 from typing import Any
 
 from dialogs.core.answers import match_option
-from dialogs.core.io import Outgoing
-from dialogs.core.steps import AnswerKind, Command, Context, Dialog, Option, Step, StopDialog
+from dialogs.core.callbacks import ActionData, encode_action
+from dialogs.core.io import Button, Outgoing
+from dialogs.core.steps import (
+    AnswerKind,
+    Command,
+    Context,
+    Dialog,
+    Option,
+    Step,
+    StopDialog,
+    Turn,
+)
 from dialogs.field.accounts import (
     MAX_NAME,
     account_options,
@@ -37,6 +48,9 @@ MAX_RESPONSE = 1000
 QUOTE_LIMIT = 300
 TEAM_EXAMPLES = 3
 SHORTLIST = 3
+SHORT_QUOTE = 120  # a teammate's answer quoted in the short coaching
+COACHING_BUTTON = "o"  # action-button prefix: the full coaching of an objection type
+FULL = "full"
 
 
 # ----- identifying the type -------------------------------------------------------------
@@ -164,28 +178,56 @@ def _shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
 
 
 def coaching(ctx: Context, type_id: str) -> list[Outgoing]:
-    """The four steps for this objection type, one message each."""
+    """One short message: a sentence to say now and the four steps in a line each.
+
+    The full four-step coaching is one button away (`on_coaching_button`).
+    """
+    objection: Objection = ctx.playbooks.objections[type_id]
+    words = ctx.data.get("words")
+    best = best_responses(ctx.session, ctx.user.id or 0, type_id, 1)
+    text = ctx.t(
+        "objection.coach_short",
+        objection=objection,
+        say_now=objection.probing[0],
+        strategy=objection.strategies[0],
+        team=(
+            {"response": _shorten(best[0].response, SHORT_QUOTE), "author": best[0].author}
+            if best
+            else None
+        ),
+        words=_shorten(words) if words else None,
+        guessed=bool(words) and not ctx.data.get("chosen_by_rep"),
+        evidence=_evidence(ctx, str(words or "")),
+        secondary=_secondary(ctx),
+    )
+    index = list(ctx.playbooks.objections).index(type_id)
+    button = Button(ctx.t("objection.button_full"), encode_action(COACHING_BUTTON, index, FULL))
+    return [Outgoing(text, buttons=[[button]])]
+
+
+def full_coaching(ctx: Context, type_id: str) -> list[Outgoing]:
+    """The four steps for this objection type in full, one message each."""
     objection: Objection = ctx.playbooks.objections[type_id]
     team = [
         {"response": _shorten(best.response), "author": best.author}
         for best in best_responses(ctx.session, ctx.user.id or 0, type_id, TEAM_EXAMPLES)
     ]
-    words = ctx.data.get("words")
     return [
-        Outgoing(
-            ctx.t(
-                "objection.coach_type",
-                objection=objection,
-                words=_shorten(words) if words else None,
-                guessed=bool(words) and not ctx.data.get("chosen_by_rep"),
-                evidence=_evidence(ctx, str(words or "")),
-                secondary=_secondary(ctx),
-            )
-        ),
+        Outgoing(ctx.t("objection.coach_type", objection=objection)),
         Outgoing(ctx.t("objection.coach_probe", objection=objection)),
         Outgoing(ctx.t("objection.coach_respond", objection=objection, team=team)),
         Outgoing(ctx.t("objection.coach_confirm", objection=objection)),
     ]
+
+
+def on_coaching_button(turn: Turn, action: ActionData) -> list[Outgoing]:
+    """The full four steps, from the button under the short coaching (any dialog stays open)."""
+    ctx = turn.ctx
+    types = list(ctx.playbooks.objections)
+    if action.verb != FULL or not 0 <= action.target_id < len(types):
+        notice = ctx.t("common.stale_button")
+        return [Outgoing(notice, notice=notice)]
+    return full_coaching(ctx, types[action.target_id])
 
 
 def _evidence(ctx: Context, words: str) -> str | None:
@@ -238,6 +280,12 @@ def _outcome_options(_ctx: Context) -> list[Option]:
     return [Option(outcome, f"objection.outcome_{outcome}") for outcome in OUTCOMES]
 
 
+def _store_response(ctx: Context, value: Any) -> None:
+    ctx.data["response"] = value
+    if value is None:
+        ctx.data.pop("outcome", None)  # answered before going back and skipping
+
+
 def _store_account(ctx: Context, value: Any) -> None:
     """Skipping leaves the log without an account; otherwise the shared picker decides."""
     ctx.data["account_skipped"] = value is None
@@ -288,7 +336,7 @@ def _finish_log(ctx: Context) -> list[Outgoing]:
         customer_words=ctx.data.get("words"),
         confidence=ctx.data.get("confidence"),
         response=response,
-        outcome=ctx.data.get("outcome"),
+        outcome=ctx.data.get("outcome") if response else None,
         account_id=account.id if account else None,
     )
     return [
@@ -351,6 +399,7 @@ OBJECTION_LOG = Dialog(
             prompt="objection.ask_response",
             optional=True,
             max_length=MAX_RESPONSE,
+            store=_store_response,
             prompt_values=_objection_values,
         ),
         Step(
@@ -359,6 +408,8 @@ OBJECTION_LOG = Dialog(
             kind=AnswerKind.CHOICE,
             options=_outcome_options,
             columns=3,
+            # Without an answer there is nothing to have worked: no outcome is asked or stored.
+            when=lambda ctx: bool(ctx.data.get("response")),
         ),
         *_account_steps(),
     ),
@@ -366,3 +417,4 @@ OBJECTION_LOG = Dialog(
 
 DIALOGS = (OBJECTION, OBJECTION_LOG)
 COMMANDS = (Command("objection", "commands.objection", dialog=IDENTIFY),)
+ACTIONS = {COACHING_BUTTON: on_coaching_button}

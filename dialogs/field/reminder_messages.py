@@ -12,6 +12,7 @@ from dialogs.core.steps import Context
 from dialogs.field.visit_brief import brief_of_visit
 from dialogs.manager.team_dialog import comment_message
 from dialogs.practice.practice_dialog import drill_reminder
+from dialogs.users.teams import member_left_message
 from storage.models import Account, FollowUp, Reminder, Visit
 
 REMINDER = "r"  # action-button prefix for reminders
@@ -51,6 +52,8 @@ def compose(ctx: Context, reminder: Reminder) -> Outgoing | None:
         return _visit(ctx, reminder, common)
     if reminder.kind == "comment":  # a manager's coaching comment on a debrief
         return comment_message(ctx, reminder)
+    if reminder.kind == "member_left":  # a rep left the manager's team for another one
+        return member_left_message(ctx, reminder)
     if reminder.kind == "drill":  # a role-play assignment, its due-date reminder, an override
         return drill_reminder(ctx, reminder)
     return None

@@ -6,24 +6,38 @@ from typing import Any
 
 from dialogs.core.steps import Context
 from playbooks.schema import Playbooks
-from storage.accounts import get_account, get_contact
-from storage.models import Account, Visit
+from storage.accounts import contacts_of, get_account, get_contact
+from storage.debriefs import last_debrief
+from storage.models import Account, Visit, as_utc
+from storage.probes import latest_plan, needs_of
 
 # Telegram refuses messages over 4,096 characters; stay clear of it with room to spare.
 BRIEF_LIMIT = 4000
 # How much of each free-text answer a brief shows, tried in turn: all of it, then shorter
 # cuts when the rep wrote so much that the full brief would not fit in one message.
-CUTS = (4000, 120, 60)
+CUTS = (4000, 120, 60, 30)
+OPPONENT = "opponent"
+DECISION_MAKER = "decision_maker"
+EXPLICIT = "explicit"
+MAX_WARNINGS = 5
+MAX_NEEDS = 5
+MAX_PLAN_QUESTIONS = 5
 
 
 def render_brief(ctx: Context, visit: Visit, account: Account, *, saved: bool = False) -> str:
-    """The brief as one HTML message, each answer shortened as far as needed to fit."""
+    """The brief as one HTML message, each answer shortened as far as needed to fit.
+
+    If even the shortest cuts do not fit, what is recalled from earlier work (the probe
+    plan, then the needs heard) gives way to what the rep prepared for this visit.
+    """
     values = brief_values(ctx, visit, account)
     text = ""
-    for cut in CUTS:
-        text = ctx.t("visit.brief", cut=cut, saved=saved, **values)
-        if len(text) <= BRIEF_LIMIT:
-            break
+    for dropped in ((), ("plan",), ("plan", "needs")):
+        shown = {**values, **{key: [] for key in dropped}}
+        for cut in CUTS:
+            text = ctx.t("visit.brief", cut=cut, saved=saved, **shown)
+            if len(text) <= BRIEF_LIMIT:
+                return text
     return text
 
 
@@ -44,6 +58,12 @@ def brief_values(ctx: Context, visit: Visit, account: Account) -> dict[str, Any]
         "when": ctx.format_when(visit.planned_at),
         "contact": _contact_name(ctx, visit),
         "role": pb.decision_roles.get(visit.contact_role or ""),
+        # Once the coach asked for a customer action, that is the objective: not the vague one.
+        "objective": visit.customer_action or visit.objective or "",
+        "warnings": chain_warnings(ctx, visit, account),
+        "last": _last_debrief(ctx, visit, account),
+        "needs": _needs_heard(ctx, visit, account),
+        "plan": _plan_questions(ctx, visit, account),
         **opening_values(pb, visit.territory, visit.lead),
         "strategy": pb.competitive_strategies.get(visit.strategy or ""),
         "objections": [_objection(ctx, item) for item in visit.objections],
@@ -83,3 +103,66 @@ def _objection(ctx: Context, item: dict[str, str]) -> dict[str, str]:
     objection = ctx.playbooks.objections.get(item.get("type", ""))
     label = ctx.local(objection.label) if objection else item.get("type", "")
     return {"label": label, "answer": item.get("answer", "")}
+
+
+def chain_warnings(ctx: Context, visit: Visit, account: Account) -> list[dict[str, Any]]:
+    """What the decision chain says to watch out for: opponents, no decision maker known,
+    and people whose stance is unknown (including someone met who is not in the chain)."""
+    pb = ctx.playbooks
+    chain = contacts_of(ctx.session, account.id or 0)
+    opponents = [
+        {"kind": "opponent", "name": contact.name, "role": pb.decision_roles.get(contact.role)}
+        for contact in chain
+        if contact.stance == OPPONENT
+    ]
+    unknown = [
+        {"kind": "unknown", "name": contact.name, "role": pb.decision_roles.get(contact.role)}
+        for contact in chain
+        if contact.stance not in pb.stances
+    ]
+    named = (visit.contact_name or "").casefold()
+    in_chain = any(c.id == visit.contact_id or c.name.casefold() == named for c in chain)
+    if visit.contact_name and not in_chain:
+        role = pb.decision_roles.get(visit.contact_role or "")
+        unknown.append({"kind": "unknown", "name": visit.contact_name, "role": role})
+    deciders = [c for c in chain if c.role == DECISION_MAKER]
+    missing: list[dict[str, Any]] = []
+    if not deciders and visit.contact_role != DECISION_MAKER:
+        missing.append({"kind": "no_decider"})
+    return [*opponents, *missing, *unknown][:MAX_WARNINGS]
+
+
+def _last_debrief(ctx: Context, visit: Visit, account: Account) -> dict[str, Any] | None:
+    """The key facts and the next step of the account's last debrief."""
+    debrief = last_debrief(ctx.session, visit.owner_id, account.id or 0, excluding_visit=visit.id)
+    if debrief is None:
+        return None
+    outcome = ctx.playbooks.call_outcomes.get(debrief.judged_outcome or debrief.outcome)
+    return {
+        "when": ctx.format_when(as_utc(debrief.created_at)),
+        "outcome": outcome,
+        "happened": debrief.happened or "",
+        "next_step": debrief.next_step or "",
+        "due": ctx.format_when(as_utc(debrief.next_step_at)) if debrief.next_step_at else None,
+    }
+
+
+def _needs_heard(ctx: Context, visit: Visit, account: Account) -> list[dict[str, Any]]:
+    """The latest needs heard on the account, each once, explicit ones marked."""
+    latest: dict[str, dict[str, Any]] = {}
+    for need in needs_of(ctx.session, visit.owner_id, account.id or 0):
+        key = " ".join(need.text.casefold().split())
+        latest.pop(key, None)  # re-inserted: ordered by the latest record
+        latest[key] = {"text": need.text, "explicit": need.kind == EXPLICIT}
+    return list(latest.values())[-MAX_NEEDS:]
+
+
+def _plan_questions(ctx: Context, visit: Visit, account: Account) -> list[str]:
+    """Questions of the account's latest probe plan not already among the visit's own."""
+    plan = latest_plan(ctx.session, visit.owner_id, account.id or 0)
+    if plan is None:
+        return []
+    prepared = {" ".join(question.casefold().split()) for question in visit.questions}
+    texts = [str(question.get("text") or "") for question in plan.questions]
+    fresh = [text for text in texts if text and " ".join(text.casefold().split()) not in prepared]
+    return list(dict.fromkeys(fresh))[:MAX_PLAN_QUESTIONS]

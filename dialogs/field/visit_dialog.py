@@ -29,7 +29,7 @@ from dialogs.field.accounts import (
     validate_picked_account,
 )
 from dialogs.field.visit_brief import brief_of_visit, opening_values, render_brief
-from playbooks.schema import Question, SpinStage
+from playbooks.schema import OpeningCell, Question, SpinStage
 from storage.accounts import (
     contacts_of,
     get_account,
@@ -55,6 +55,7 @@ MAX_OWN_QUESTIONS_TEXT = 1000
 # A visit stays "upcoming" for /brief a while after its start: reps open the brief
 # in the lobby, when the planned time has just passed.
 BRIEF_GRACE = timedelta(hours=3)
+SAME_AS_LAST = "same"  # keep the account's opening assessment from last time
 _CONTACT_KEY = re.compile(r"^c(\d{1,12})$")
 _VISIT_KEY = re.compile(r"^v?(\d{1,12})$")
 _LIST_MARK = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)、])\s*")
@@ -209,11 +210,64 @@ def _territory_values(ctx: Context) -> dict[str, Any]:
     return {
         "territories": ctx.playbooks.opening_grid.territories,
         "previous": account.opening if account else None,
+        "keep": _previous_opening(ctx) is not None,
     }
 
 
 def _lead_values(ctx: Context) -> dict[str, Any]:
     return {"leads": ctx.playbooks.opening_grid.leads}
+
+
+def _previous_opening(ctx: Context) -> OpeningCell | None:
+    """The account's opening assessment (territory and lead) from an earlier visit or debrief."""
+    account = _picked_account(ctx)
+    if account is None or not account.territory or not account.lead:
+        return None
+    values = opening_values(ctx.playbooks, account.territory, account.lead)
+    cell: OpeningCell | None = values["cell"]
+    return cell
+
+
+def _has_previous_opening(ctx: Context) -> bool:
+    return _previous_opening(ctx) is not None
+
+
+def _same_option(ctx: Context, shown: str) -> Option:
+    return Option(SAME_AS_LAST, ctx.t("visit.same_as_last", value=shown), literal=True)
+
+
+def _territory_again_options(ctx: Context) -> list[Option]:
+    """The "Same as last time (B)" option first, then the territories to judge afresh."""
+    cell = _previous_opening(ctx)
+    same = [_same_option(ctx, cell.letter)] if cell else []
+    return [*same, *_axis_options("territories")(ctx)]
+
+
+def _store_territory_again(ctx: Context, value: Any) -> None:
+    """Same as last time (or /skip) keeps territory and lead; a territory asks the lead next."""
+    cell = _previous_opening(ctx)
+    kept = value in (None, SAME_AS_LAST) and cell is not None
+    ctx.data["opening_kept"] = kept
+    if kept and cell is not None:
+        ctx.data["territory"], ctx.data["lead"] = cell.territory, cell.lead
+    else:
+        ctx.data["territory"] = value
+
+
+def _lead_again_options(ctx: Context) -> list[Option]:
+    cell = _previous_opening(ctx)
+    leads = ctx.playbooks.opening_grid.leads
+    previous = next((lead for lead in leads if cell and lead.id == cell.lead), None)
+    same = [_same_option(ctx, ctx.local(previous.label))] if previous else []
+    return [*same, *_axis_options("leads")(ctx)]
+
+
+def _store_lead_again(ctx: Context, value: Any) -> None:
+    cell = _previous_opening(ctx)
+    if value in (None, SAME_AS_LAST) and cell is not None:
+        ctx.data["lead"] = cell.lead
+    else:
+        ctx.data["lead"] = value
 
 
 def _opening(ctx: Context) -> dict[str, Any]:
@@ -367,7 +421,8 @@ def _finish(ctx: Context) -> list[Outgoing]:
     account = ensure_account(ctx)
     _update_opening(ctx, account)
     visit = add_visit(ctx.session, _visit_from_answers(ctx, account))
-    schedule_visit_reminders(ctx.session, visit, ctx.user)
+    # The brief is shown right now: a visit closer than the lead time gets no second one.
+    schedule_visit_reminders(ctx.session, visit, ctx.user, now=ctx.now, brief_shown=True)
     return [Outgoing(render_brief(ctx, visit, account, saved=True))]
 
 
@@ -476,6 +531,18 @@ VISIT = Dialog(
             kind=AnswerKind.CHOICE,
             options=_axis_options("territories"),
             prompt_values=_territory_values,
+            when=lambda ctx: not _has_previous_opening(ctx),
+        ),
+        # An account assessed before: "Same as last time" (or /skip) keeps it in one answer.
+        Step(
+            id="territory_again",
+            prompt="visit.ask_territory",
+            kind=AnswerKind.CHOICE,
+            options=_territory_again_options,
+            optional=True,
+            store=_store_territory_again,
+            prompt_values=_territory_values,
+            when=_has_previous_opening,
         ),
         Step(
             id="lead",
@@ -483,6 +550,17 @@ VISIT = Dialog(
             kind=AnswerKind.CHOICE,
             options=_axis_options("leads"),
             prompt_values=_lead_values,
+            when=lambda ctx: not _has_previous_opening(ctx),
+        ),
+        Step(
+            id="lead_again",
+            prompt="visit.ask_lead",
+            kind=AnswerKind.CHOICE,
+            options=_lead_again_options,
+            optional=True,
+            store=_store_lead_again,
+            prompt_values=_lead_values,
+            when=lambda ctx: _has_previous_opening(ctx) and not ctx.data.get("opening_kept"),
         ),
         Step(
             id="strategy",

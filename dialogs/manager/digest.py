@@ -237,6 +237,8 @@ def _reps_section(digest: Digest, t: Texts) -> str:
             "counts": digest.counts(member.user_id),
             "overdue": digest.data.overdue.get(member.user_id, 0),
             "average": _rounded(digest.counts(member.user_id).drill_average),
+            # A trainee practises rather than visits: their line shows drills, not visits.
+            "trainee": member.role == "trainee",
         }
         for member in digest.data.members
     ]

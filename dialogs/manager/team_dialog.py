@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+from babel.dates import format_datetime
 from markupsafe import Markup
 
 from dialogs.core.callbacks import ActionData, encode_action
@@ -34,7 +36,8 @@ from dialogs.manager.digest import (
     parse_week,
     week_label,
 )
-from dialogs.users.quiet_hours import parse_clock
+from dialogs.users.quiet_hours import held_until, parse_clock
+from dialogs.users.teams import JOIN_BUTTON, on_join_button
 from storage.comments import (
     account_name,
     add_comment,
@@ -146,7 +149,8 @@ def _open_from_button(ctx: Context, target: str) -> None:
         team_of_member(ctx.session, ctx.user.id or 0, member_id) if member_id is not None else None
     )
     if team is None:
-        raise StopDialog(_stale(ctx))
+        # Typed by hand (/team u123) or a member who left meanwhile: say what is wrong.
+        raise StopDialog([Outgoing(ctx.t("team_view.no_such_member"))])
     ctx.data["team"] = f"t{team.id}"
     ctx.data["member"] = f"u{member_id}"
     if debrief is not None:
@@ -382,7 +386,18 @@ def _finish_comment(ctx: Context) -> list[Outgoing]:
         due_at=ctx.now,
     )
     owner = ctx.session.get(User, debrief.owner_id)
-    return [Outgoing(ctx.t("team_view.comment_sent", name=owner.display_name if owner else ""))]
+    name = owner.display_name if owner else ""
+    # The dispatcher holds it through the rep's quiet hours: say when it will arrive.
+    arrives = held_until(owner, ctx.now) if owner is not None else None
+    if arrives is not None:
+        return [Outgoing(ctx.t("team_view.comment_held", name=name, time=_clock(ctx, arrives)))]
+    return [Outgoing(ctx.t("team_view.comment_sent", name=name))]
+
+
+def _clock(ctx: Context, moment: datetime) -> str:
+    """The time of day of `moment` in its own zone, as the reader's language writes it."""
+    locale = "zh_CN" if ctx.t.language == "zh" else "en_GB"
+    return format_datetime(moment, ctx.t("formats.time"), tzinfo=moment.tzinfo, locale=locale)
 
 
 TEAM = Dialog(
@@ -612,4 +627,9 @@ COMMANDS = (
     Command("digest", "commands.digest", run=show_digest, roles=MANAGERS),
     Command("digestsettings", "commands.digestsettings", dialog="digest_settings", roles=MANAGERS),
 )
-ACTIONS = {MEMBER_BUTTON: on_member_button, DEBRIEF_BUTTON: on_debrief_button}
+ACTIONS = {
+    MEMBER_BUTTON: on_member_button,
+    DEBRIEF_BUTTON: on_debrief_button,
+    # The rep's "Join West instead?" answer; registered here, the team area catalog.py collects.
+    JOIN_BUTTON: on_join_button,
+}

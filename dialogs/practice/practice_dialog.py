@@ -45,7 +45,8 @@ from dialogs.practice.roleplay_scoring import (
     weakest,
 )
 from dialogs.practice.roleplay_script import opening, reply_to
-from playbooks.schema import MAX_TURNS, RUBRIC_SCORES, Scenario, Skill
+from playbooks.schema import MAX_TURNS, RUBRIC_SCORES, RubricCriterion, Scenario, Skill
+from storage.accounts import industries_around
 from storage.drills import (
     ASSIGNMENT,
     OPEN,
@@ -143,10 +144,26 @@ def _name(session: Session, user_id: int) -> str:
 
 
 def _ordered(ctx: Context) -> list[str]:
-    """Scenario ids grouped by skill, in the playbook's order within each skill."""
+    """Scenario ids grouped by skill, in the playbook's order within each skill.
+
+    Only the drills that suit the industries the user's team works in are offered
+    (all of them when no account around the user has an industry, or none would suit).
+    """
     pb = ctx.playbooks
     playable = [drill_id for drill_id in pb.drills if drill_id in pb.scenarios]
-    return [d for skill in get_args(Skill) for d in playable if pb.drills[d].skill == skill]
+    industries = industries_around(ctx.session, ctx.user.id or 0)
+    suiting = [drill_id for drill_id in playable if pb.drill_suits(drill_id, industries)]
+    offered = suiting or playable
+    return [d for skill in get_args(Skill) for d in offered if pb.drills[d].skill == skill]
+
+
+def _drill_for(ctx: Context, criterion: RubricCriterion, current: str | None) -> str:
+    """The drill that trains `criterion`, among those offered to the user when one is."""
+    offered = set(_ordered(ctx))
+    fitting = [drill for drill in criterion.drills if drill in offered]
+    if not fitting:
+        return drill_for(criterion, current)
+    return next((drill for drill in fitting if drill != current), fitting[0])
 
 
 def _scenario(ctx: Context) -> Scenario:
@@ -216,10 +233,11 @@ def _list_values(ctx: Context) -> dict[str, Any]:
         total = effective_total(drill) or 0
         best[drill.scenario_id] = max(best.get(drill.scenario_id, 0), total)
     groups = []
+    ordered = _ordered(ctx)
     for skill in get_args(Skill):
         items = [
             {"title": _title(ctx, sid), "best": best.get(sid), "maximum": _maximum(ctx, sid)}
-            for sid in _ordered(ctx)
+            for sid in ordered
             if ctx.playbooks.drills[sid].skill == skill
         ]
         if items:
@@ -452,7 +470,7 @@ def suggestion_for(ctx: Context, drill: Drill) -> tuple[str | None, str]:
         ordered = _ordered(ctx)
         index = ordered.index(drill.scenario_id) if drill.scenario_id in ordered else -1
         return None, ordered[(index + 1) % len(ordered)]
-    return low, drill_for(ctx.playbooks.rubric_criteria[low], drill.scenario_id)
+    return low, _drill_for(ctx, ctx.playbooks.rubric_criteria[low], drill.scenario_id)
 
 
 def _criteria_rows(ctx: Context, drill: Drill) -> list[dict[str, Any]]:
@@ -652,7 +670,7 @@ def _next_drill(
     if averages:
         low = ctx.playbooks.rubric_criteria[min(averages, key=lambda c: averages[c])]
         reason = ctx.t("practice.reason_weakest", criterion=ctx.local(low.label))
-        return drill_for(low, drills[0].scenario_id), reason
+        return _drill_for(ctx, low, drills[0].scenario_id), reason
     return _ordered(ctx)[0], ctx.t("practice.reason_first")
 
 

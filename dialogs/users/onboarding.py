@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialogs.core.answers import has_letter, trim_invisible
+from dialogs.core.answers import has_letter, trim_invisible, whole_number
 from dialogs.core.io import Outgoing
 from dialogs.core.steps import AnswerKind, Context, Dialog, Option, Step, StopDialog
 from dialogs.users.profile import help_text, timezone_options, timezone_store, timezone_validate
-from dialogs.users.teams import invite_error, join_by_code, resolve_invite
+from dialogs.users.teams import extract_code, invite_error, join_by_code, resolve_invite
 from storage.models import utcnow
 
 ROLES = ("rep", "manager", "trainee")
@@ -28,6 +28,7 @@ def begin(ctx: Context, args: str) -> list[Outgoing]:
             notes.append(Outgoing(ctx.t(invite_error(ctx))))
         else:
             ctx.data["join_team_id"], ctx.data["join_team_name"] = invite
+            ctx.data["join_code"] = code
     return notes
 
 
@@ -37,9 +38,15 @@ def _suggested_name(ctx: Context) -> str:
     return name if has_letter(name) else ""
 
 
+# The suggested name's button. The name step is a text step, so a typed name is kept
+# exactly as typed ("Emma", never the platform's "emma" or a longer name containing
+# it); typing "1", its number in the terminal's list, picks the suggestion too.
+KEEP_NAME = "keep"
+
+
 def _name_options(ctx: Context) -> list[Option]:
     name = _suggested_name(ctx)
-    return [Option("keep", name[:60], literal=True)] if name else []
+    return [Option(KEEP_NAME, name[:60], literal=True)] if name else []
 
 
 def _name_values(ctx: Context) -> dict[str, Any]:
@@ -47,7 +54,9 @@ def _name_values(ctx: Context) -> dict[str, Any]:
 
 
 def _chosen_name(ctx: Context, value: Any) -> str:
-    return _suggested_name(ctx) if value == "keep" else trim_invisible(str(value))
+    if value == KEEP_NAME or whole_number(str(value).strip()) == 1:
+        return _suggested_name(ctx)
+    return trim_invisible(str(value))
 
 
 def _validate_name(ctx: Context, value: Any) -> str | None:
@@ -71,6 +80,7 @@ def _store_team(ctx: Context, value: Any) -> None:
         invite = resolve_invite(ctx, str(value))
         if invite is not None:
             ctx.data["join_team_id"], ctx.data["join_team_name"] = invite
+            ctx.data["join_code"] = extract_code(str(value))
 
 
 def finish(ctx: Context) -> list[Outgoing]:
@@ -84,7 +94,8 @@ def finish(ctx: Context) -> list[Outgoing]:
     replies = [Outgoing(ctx.t("onboarding.done", user=user))]
     team_id = ctx.data.get("join_team_id")
     if team_id is not None:
-        replies.extend(join_by_code(ctx, None, team_id=int(team_id)))
+        code = ctx.data.get("join_code")
+        replies.extend(join_by_code(ctx, str(code) if code else None, team_id=int(team_id)))
     elif user.role == "manager":
         replies.append(Outgoing(ctx.t("onboarding.manager_next")))
     replies.append(Outgoing(help_text(ctx)))
@@ -99,9 +110,7 @@ ONBOARDING = Dialog(
         Step(
             id="name",
             prompt="onboarding.ask_name",
-            kind=AnswerKind.CHOICE,
             options=_name_options,
-            accepts_text=True,
             max_length=64,
             prompt_values=_name_values,
             validate=_validate_name,

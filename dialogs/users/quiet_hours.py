@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, tzinfo
 
 from dialogs.core.answers import whole_number
+from dialogs.core.timezones import zone_for
+from storage.models import User
 
 
 def parse_clock(text: str) -> time | None:
@@ -41,3 +43,11 @@ def quiet_until(moment: datetime, zone: tzinfo, start: str, end: str) -> datetim
     if wraps and clock >= begin:
         end_day += timedelta(days=1)
     return datetime.combine(end_day, finish, tzinfo=zone)
+
+
+def held_until(user: User, moment: datetime) -> datetime | None:
+    """When a message sent to `user` at `moment` reaches them, if their quiet hours hold it.
+
+    The end of their quiet period in their own time zone, or None when they get it now.
+    """
+    return quiet_until(moment, zone_for(user.timezone), user.quiet_start, user.quiet_end)
