@@ -169,7 +169,8 @@ def test_datetime_rejects_nonsense(chat: Chat, bad: str) -> None:
         chat.say(answer)
     chat.say(bad)
     assert any(
-        phrase in chat.text for phrase in ("couldn't read that", "too long", "didn't get")
+        phrase in chat.text
+        for phrase in ("couldn't read that", "no such date or time", "too long", "didn't get")
     ), chat.text
 
 
@@ -207,3 +208,12 @@ def test_optional_text_respects_its_own_limit(chat: Chat) -> None:
         chat.say(answer)
     chat.say("z" * 51)
     assert "under 50 characters" in chat.text
+
+
+def test_a_date_step_explains_a_time_it_cannot_use(engine: Engine) -> None:
+    chat = Chat(engine)
+    chat.onboard()
+    chat.say("/remind call Mr Wang")  # the reminder's date step asks when
+    assert "more than 2 years ahead" in chat.say("in 500 years")[0].text
+    assert "no such date or time" in chat.say("Feb 30 10:00")[0].text
+    assert "morning or the evening" in chat.say("tomorrow at 7")[0].text

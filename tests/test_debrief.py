@@ -417,13 +417,23 @@ def to_next_step_date(chat: Chat) -> None:
     assert "By when?" in chat.text
 
 
-@pytest.mark.parametrize("typed", ["31/02", "下下下周八", "", "whenever"])
-def test_unreadable_dates_are_asked_again(engine: Engine, database: Database, typed: str) -> None:
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("31/02", "no such date or time as “31/02”"),
+        ("下下下周八", "no such date or time as “下下下周八”"),
+        ("", "couldn't read that as a date"),
+        ("whenever", "couldn't read that as a date"),
+    ],
+)
+def test_unreadable_dates_are_asked_again(
+    engine: Engine, database: Database, typed: str, said: str
+) -> None:
     chat = rep(engine)
     plan_visit(database)
     to_next_step_date(chat)
     chat.say(typed)
-    assert "couldn't read that as a date" in chat.text and "By when?" in chat.text
+    assert said in chat.text and "By when?" in chat.text
     assert rows(database, Debrief) == []
 
 

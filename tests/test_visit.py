@@ -407,13 +407,23 @@ def test_back_skip_and_cancel(engine: Engine, database: Database) -> None:
 # ----- bad input -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("typed", ["31/02", "下下下周八", "", "whenever"])
-def test_unreadable_dates_are_asked_again(engine: Engine, database: Database, typed: str) -> None:
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("31/02", "no such date or time as “31/02”"),
+        ("下下下周八", "no such date or time as “下下下周八”"),
+        ("", "couldn't read that as a date"),
+        ("whenever", "couldn't read that as a date"),
+    ],
+)
+def test_unreadable_dates_are_asked_again(
+    engine: Engine, database: Database, typed: str, said: str
+) -> None:
     chat = rep(engine)
     add_account(database, "Huaxin Steel")
     chat.say("/visit Huaxin Steel")
     chat.say(typed)
-    assert "couldn't read that as a date" in chat.text
+    assert said in chat.text
     assert "When is the visit?" in chat.text
 
 

@@ -25,7 +25,7 @@ from dialogs.core.answers import (
     read_text,
     read_yes_no,
 )
-from dialogs.core.dates import parse_when
+from dialogs.core.dates import HORIZON_YEARS, Outcome, Reason, read_when
 from dialogs.core.io import Button, Incoming, InputKind, Outgoing, Sender
 from dialogs.core.steps import (
     END,
@@ -50,6 +50,13 @@ from storage.users import get_or_create_user
 BACK, SKIP, CANCEL, DONE, YES, NO = "~back", "~skip", "~cancel", "~done", "~yes", "~no"
 CONTROL_COMMANDS = {"back": BACK, "skip": SKIP, "cancel": CANCEL}
 ONBOARDING = "onboarding"
+# Why a typed time can't be used, for a date step, with an example of what works.
+_WHEN_PROBLEMS = {
+    Reason.HOUR: "reminders.when_which_hour",
+    Reason.HORIZON: "reminders.refused_horizon",
+    Reason.INVALID: "reminders.refused_invalid",
+    Reason.AMBIGUOUS: "reminders.refused_ambiguous",
+}
 FRONT_DOOR = "front_door"  # the dialog that reads text typed outside any conversation
 # "/join CODE", pasted as the invite shows it, answers onboarding's invite question.
 JOIN, INVITE_STEP = "join", "team"
@@ -350,16 +357,22 @@ class _Turn:
 
     def read_when(self, text: str) -> Parsed:
         user = self.ctx.user
-        moment = parse_when(
+        found = read_when(
             text,
             self.ctx.zone,
             now=self.ctx.now,
             language=user.language,
             month_first=user.timezone.startswith("America/"),
         )
-        if moment is None:
+        if found.moment is not None and (
+            found.outcome is Outcome.OK or found.reason is Reason.PAST
+        ):
+            return Parsed(value=found.moment.isoformat())  # a past moment: the step says so
+        key = _WHEN_PROBLEMS.get(found.reason) if found.reason is not None else None
+        if key is None:
             return Parsed(error="errors.bad_date")
-        return Parsed(value=moment.isoformat())
+        values = {"phrase": found.phrase, "years": HORIZON_YEARS, "when": ""}
+        return Parsed(error=key, error_values=values)
 
     def confirm_when(self, value: Any) -> list[Outgoing]:
         step = self.step
