@@ -28,6 +28,7 @@ from telegram import Bot
 
 from bot.reminders import DeliveryBlocked, DeliveryRetry
 from bot.runtime import build_engine
+from bot.sending import broadcast_lane
 from bot.settings import Settings
 from bot.terminal import plain
 from dialogs.core.engine import Engine
@@ -234,7 +235,8 @@ class DigestSender:
             for index, unit in enumerate(split_for_pacing(messages)):
                 if index:
                     await asyncio.sleep(self.config.per_chat_interval)
-                await self.deliver(user, unit)
+                with broadcast_lane():  # behind replies to people's input (bot/sending.py)
+                    await self.deliver(user, unit)
                 delivered += 1
         except DeliveryBlocked:
             await asyncio.to_thread(self._record, run.run_id, "failed", run.manager_id)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.sending import broadcast_lane
 from dialogs.core.engine import Engine
 from dialogs.core.io import Outgoing
 from dialogs.core.timezones import zone_for
@@ -131,7 +132,8 @@ class Dispatcher:
         if prepared is None:
             return 0
         try:
-            await self.deliver(prepared.user, prepared.message)
+            with broadcast_lane():  # behind replies to people's input (bot/sending.py)
+                await self.deliver(prepared.user, prepared.message)
         except DeliveryBlocked:
             await asyncio.to_thread(self._record_blocked, reminder_id)
         except DeliveryRetry as error:

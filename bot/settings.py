@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     # Connections kept open to the Bot API: 16 calls in flight cover Telegram's ~30
     # messages/s even at 500 ms per call, and a small pool is cheap to manage.
     telegram_connections: int = Field(default=16, ge=1, alias="SALESCOACH_TELEGRAM_CONNECTIONS")
+    # Messages a second sent to Telegram overall (~30 for most bots; more with paid
+    # broadcasts); replies to people go first, broadcasts get the rest (bot/sending.py).
+    send_rate: float = Field(default=30.0, gt=0, alias="SALESCOACH_SEND_RATE")
     # How often the reminder dispatcher looks for due reminders, in seconds.
     dispatch_interval: float = Field(default=2.0, gt=0, alias="SALESCOACH_DISPATCH_INTERVAL")
     # Webhook mode (`salescoach run --webhook`): the public HTTPS URL Telegram posts to,

@@ -23,7 +23,6 @@ from telegram import (
 from telegram.constants import ChatType, MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -42,6 +41,7 @@ from bot.reminders import (
     Dispatcher,
 )
 from bot.runtime import build_engine, freeze_startup_objects
+from bot.sending import LaneRateLimiter
 from bot.settings import Settings
 from bot.updates import PerUserUpdateProcessor
 from dialogs.core.engine import Engine
@@ -319,9 +319,8 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .request(AiohttpRequest(settings.telegram_connections))
         .get_updates_request(AiohttpRequest(1))
         .rate_limiter(
-            # A bucket of one, refilled every 1/30 s: Telegram's ~30 messages/s
-            # overall without the bursts a larger bucket would allow.
-            AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30, max_retries=3)
+            # Telegram's ~30 messages/s, replies to people before broadcasts (bot/sending.py).
+            LaneRateLimiter(rate=settings.send_rate, max_retries=3)
         )
         .post_init(start_background_jobs)
     )
