@@ -89,6 +89,8 @@ class RepCounts:
     drills: int = 0
     drill_score_sum: int = 0
     drills_scored: int = 0
+    scored_by_scenario: dict[str, int] = field(default_factory=dict)
+    """Scored drills per scenario: scenarios differ in criteria, so in their maximum."""
 
     @property
     def advances(self) -> int:
@@ -373,10 +375,10 @@ def _objections_statement() -> Any:
 
 
 def _drills_statement() -> Any:
-    """Per rep: finished role-play drills, their score total and how many were scored."""
+    """Per rep and scenario: finished drills, their score total and how many were scored."""
     finished = col(Drill.finished_at)
     scored = col(Drill.total).is_not(None)
-    columns: list[Any] = [col(Drill.user_id)]
+    columns: list[Any] = [col(Drill.user_id), col(Drill.scenario_id)]
     for within in (_this_week, _last_week):
         columns.append(_count_if(within(finished)))
         columns.append(_sum_if(and_(within(finished), scored), col(Drill.total)))
@@ -388,7 +390,7 @@ def _drills_statement() -> Any:
             col(Drill.status) == "finished",
             _both_weeks(finished),
         )
-        .group_by(col(Drill.user_id))
+        .group_by(col(Drill.user_id), col(Drill.scenario_id))
     )
 
 
@@ -731,12 +733,15 @@ def _drill_counts(
     db: Connection, params: dict[str, Any], current: Tables, previous: Tables
 ) -> None:
     """Finished role-play drills per rep and their scores, both weeks."""
-    for user_id, *numbers in db.execute(_DRILLS, params):
+    for user_id, scenario_id, *numbers in db.execute(_DRILLS, params):
         for table, offset in ((current, 0), (previous, 3)):
             counts = _rep(table, user_id)
-            counts.drills, counts.drill_score_sum, counts.drills_scored = numbers[
-                offset : offset + 3
-            ]
+            finished, total, scored = numbers[offset : offset + 3]
+            counts.drills += finished
+            counts.drill_score_sum += total or 0
+            counts.drills_scored += scored
+            if scored:
+                counts.scored_by_scenario[scenario_id] = scored
 
 
 def _best_answers(db: Connection, params: dict[str, Any]) -> dict[str, BestAnswer]:

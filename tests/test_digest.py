@@ -199,11 +199,13 @@ class Seed:
             )
         )
 
-    def drill(self, user: User, finished_at: datetime, total: int) -> None:
+    def drill(
+        self, user: User, finished_at: datetime, total: int, scenario: str = "phone-appointment"
+    ) -> None:
         self.add(
             Drill(
                 user_id=user.id or 0,
-                scenario_id="phone-appointment",
+                scenario_id=scenario,
                 language="en",
                 status="finished",
                 total=total,
@@ -302,13 +304,22 @@ def test_two_judged_continuations_in_a_row_are_flagged(database: Database, seed:
 def test_drills_appear_once_someone_has_done_one(database: Database, seed: Seed) -> None:
     boss, lee = seed.user("Boss", "manager"), seed.user("Li Lei")
     team = seed.team(boss, "East", [lee])
-    seed.drill(lee, IN_WEEK, 70)
-    seed.drill(lee, IN_WEEK + timedelta(hours=1), 84)
-    seed.drill(lee, LAST_WEEK, 50)
+    seed.drill(lee, IN_WEEK, 21)  # phone-appointment: five criteria, 35 at most
+    seed.drill(lee, IN_WEEK + timedelta(hours=1), 29)
+    seed.drill(lee, LAST_WEEK, 15)
     text = text_of(database, team)
-    assert "drills 2 (average 77)" in rep_block(text, "Li Lei")
+    assert "drills 2 (average 25/35)" in rep_block(text, "Li Lei")
     assert "Role-play drills: <b>2</b> (▲1)" in text
-    assert "Average drill score: <b>77</b>" in text
+    assert "Average drill score: <b>25/35</b>" in text
+
+
+def test_drill_scores_carry_the_maximum_of_their_scenarios(database: Database, seed: Seed) -> None:
+    boss, lee = seed.user("Boss", "manager"), seed.user("Li Lei")
+    team = seed.team(boss, "East", [lee])
+    seed.drill(lee, IN_WEEK, 30)  # out of 35
+    seed.drill(lee, IN_WEEK, 24, "objection-no-need")  # four criteria: out of 28
+    assert "drills 2 (average 27/32)" in rep_block(text_of(database, team), "Li Lei")
+    assert "（平均 27/32 分）" in text_of(database, team, "zh")
 
 
 def test_a_trainee_is_reported_by_drills_not_visits(database: Database, seed: Seed) -> None:
@@ -317,10 +328,10 @@ def test_a_trainee_is_reported_by_drills_not_visits(database: Database, seed: Se
     seed.drill(tina, IN_WEEK, 24)
     seed.drill(tina, IN_WEEK + timedelta(hours=1), 28)
     block = rep_block(text_of(database, team), "Tina")
-    assert "trainee" in block and "Drills finished 2 · average score 26" in block
+    assert "trainee" in block and "Drills finished 2 · average score 26/35" in block
     assert "Visits" not in block and "debriefs" not in block
     chinese = text_of(database, team, "zh")
-    assert "学员" in chinese and "完成演练 2 · 平均 26 分" in chinese
+    assert "学员" in chinese and "完成演练 2 · 平均 26/35 分" in chinese
 
 
 def test_team_totals_compare_with_the_previous_week(database: Database, seed: Seed) -> None:

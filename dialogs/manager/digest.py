@@ -17,7 +17,7 @@ from dialogs.core.callbacks import encode_action
 from dialogs.core.io import Button, Outgoing
 from dialogs.core.texts import Texts, split_message
 from dialogs.manager.digest_chart import ChartLabels, ChartRow, render_chart
-from playbooks.schema import Playbooks, PortfolioDiagnosis
+from playbooks.schema import RUBRIC_SCORES, Playbooks, PortfolioDiagnosis
 from storage.digest_queries import (
     DigestWindow,
     Member,
@@ -207,8 +207,8 @@ def digest_html(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
         )
     sections = [
         t("digest.header", team=data.team_name, week=_week_number(digest), dates=_dates(digest, t)),
-        _reps_section(digest, t),
-        _totals_section(digest, t),
+        _reps_section(digest, t, playbooks),
+        _totals_section(digest, t, playbooks),
         _objections_section(digest, t, playbooks),
         _openings_section(digest, t, playbooks),
         _value_section(digest, t, playbooks),
@@ -230,13 +230,26 @@ def _dates(digest: Digest, t: Texts) -> str:
     return f"{first} – {last}"
 
 
-def _reps_section(digest: Digest, t: Texts) -> str:
+def _drill_maximum(counts: RepCounts, playbooks: Playbooks) -> int | None:
+    """The average maximum of the scored drills: 7 per criterion their scenario assesses."""
+    if not counts.drills_scored:
+        return None
+    points = 0
+    for scenario_id, number in counts.scored_by_scenario.items():
+        scenario = playbooks.scenarios.get(scenario_id)  # gone from the playbook: every criterion
+        criteria = len(scenario.criteria) if scenario else len(playbooks.rubric_criteria)
+        points += number * max(RUBRIC_SCORES) * criteria
+    return round(points / counts.drills_scored)
+
+
+def _reps_section(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
     reps = [
         {
             "name": member.name,
             "counts": digest.counts(member.user_id),
             "overdue": digest.data.overdue.get(member.user_id, 0),
             "average": _rounded(digest.counts(member.user_id).drill_average),
+            "maximum": _drill_maximum(digest.counts(member.user_id), playbooks),
             # A trainee practises rather than visits: their line shows drills, not visits.
             "trainee": member.role == "trainee",
         }
@@ -265,6 +278,8 @@ def _team_total(table: dict[int, RepCounts], members: list[Member]) -> RepCounts
         total.drills += counts.drills
         total.drill_score_sum += counts.drill_score_sum
         total.drills_scored += counts.drills_scored
+        for scenario, number in counts.scored_by_scenario.items():
+            total.scored_by_scenario[scenario] = total.scored_by_scenario.get(scenario, 0) + number
     return total
 
 
@@ -279,7 +294,7 @@ _TOTALS = (
 )
 
 
-def _totals_section(digest: Digest, t: Texts) -> str:
+def _totals_section(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
     members = digest.data.members
     now = _team_total(digest.data.current, members)
     before = _team_total(digest.data.previous, members)
@@ -297,6 +312,7 @@ def _totals_section(digest: Digest, t: Texts) -> str:
         items=items,
         overdue=sum(digest.data.overdue.values()),
         average=_rounded(now.drill_average) if digest.has_drills else None,
+        maximum=_drill_maximum(now, playbooks),
     )
 
 
