@@ -19,12 +19,8 @@ import re
 import sys
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TextIO
-
-from sqlalchemy import update
-from sqlmodel import Session, col, select
 
 from bot.reminders import DispatchConfig, Dispatcher
 from bot.runtime import build_engine
@@ -35,7 +31,7 @@ from dialogs.core.io import Button, Incoming, Outgoing, Sender
 from dialogs.core.steps import Services
 from storage.db import transaction
 from storage.models import Reminder, User
-from storage.reminders import PENDING, SENDING, expire_stuck
+from storage.reminders import claim_due, expire_stuck
 
 PLATFORM = "terminal"
 FILES = Path("salescoach-files")
@@ -176,41 +172,6 @@ def terminal_language() -> str | None:
     return None
 
 
-def claim_due_for(
-    session: Session, now: datetime, limit: int, platform: str, platform_user_id: str
-) -> list[int]:
-    """Atomically take up to `limit` due reminders of one person; returns their ids.
-
-    storage.reminders.claim_due for a single user: the same conditional UPDATE
-    (its row count must be 1), so two sessions never both deliver a reminder.
-    """
-    candidates = list(
-        session.exec(
-            select(Reminder.id)
-            .join(User, col(User.id) == col(Reminder.user_id))
-            .where(
-                Reminder.status == PENDING,
-                Reminder.due_at <= now,
-                User.platform == platform,
-                User.platform_user_id == platform_user_id,
-            )
-            .order_by(col(Reminder.due_at))
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=Reminder)
-        )
-    )
-    claimed: list[int] = []
-    for reminder_id in candidates:
-        result = session.execute(
-            update(Reminder)
-            .where(col(Reminder.id) == reminder_id, col(Reminder.status) == PENDING)
-            .values(status=SENDING, claimed_at=now)
-        )
-        if result.rowcount == 1 and reminder_id is not None:  # type: ignore[attr-defined]
-            claimed.append(reminder_id)
-    return claimed
-
-
 class SessionDispatcher(Dispatcher):
     """The reminder dispatcher of one terminal session: only its own person's reminders."""
 
@@ -227,9 +188,7 @@ class SessionDispatcher(Dispatcher):
         now = self.engine.clock()
         with transaction(self.engine.database) as session:
             expire_stuck(session, now, self.config.lease)
-            ids = claim_due_for(
-                session, now, self.config.batch, self.platform, self.platform_user_id
-            )
+            ids = claim_due(session, now, self.config.batch, self.platform, self.platform_user_id)
             reminders = [session.get(Reminder, reminder_id) for reminder_id in ids]
             return [(r.id or 0, r.user_id) for r in reminders if r is not None]
 

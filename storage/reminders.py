@@ -74,13 +74,28 @@ def get_reminder(session: Session, user_id: int, reminder_id: int) -> Reminder |
     return reminder if reminder is not None and reminder.user_id == user_id else None
 
 
-def claim_due(session: Session, now: datetime, limit: int, platform: str) -> list[int]:
-    """Atomically take up to `limit` due reminders of `platform`'s users; returns their ids."""
+def claim_due(
+    session: Session,
+    now: datetime,
+    limit: int,
+    platform: str,
+    platform_user_id: str | None = None,
+) -> list[int]:
+    """Atomically take up to `limit` due reminders of `platform`'s users; returns their ids.
+
+    With `platform_user_id`, only that person's (a terminal session delivers its own).
+    """
+    person = [User.platform_user_id == platform_user_id] if platform_user_id is not None else []
     candidates = list(
         session.exec(
             select(Reminder.id)
             .join(User, col(User.id) == col(Reminder.user_id))
-            .where(Reminder.status == PENDING, Reminder.due_at <= now, User.platform == platform)
+            .where(
+                Reminder.status == PENDING,
+                Reminder.due_at <= now,
+                User.platform == platform,
+                *person,
+            )
             .order_by(col(Reminder.due_at))
             .limit(limit)
             .with_for_update(skip_locked=True, of=Reminder)
