@@ -397,3 +397,24 @@ def test_team_with_someone_elses_member_says_there_is_no_such_member(
     lee = user_of(database, teams.lee)
     boss.say(f"/team u{lee.id}")  # one of their own still opens
     assert "<b>Li Lei</b>'s recent debriefs" in boss.text
+
+
+def test_the_manager_sees_the_coachs_judgement_beside_the_reps_claim(
+    teams: Teams, database: Database
+) -> None:
+    lee_user = user_of(database, teams.lee)
+    seed = Seed(database)
+    seed.debrief(
+        lee_user,
+        seed.account(lee_user, "Beta Pumps"),
+        FIXED_NOW - timedelta(hours=2),
+        "advance",
+        judged_outcome="continuation",
+        happened="He said he'd think about sharing the numbers.",
+    )
+    boss = teams.boss
+    boss.say("/team")
+    boss.press("Li Lei")
+    assert "Beta Pumps · Continuation (the rep said Advance)" in boss.text
+    boss.press("1. Beta Pumps")
+    assert "Continuation (the rep said Advance)" in boss.text

@@ -255,6 +255,17 @@ def _outcome_label(ctx: Context, outcome: str | None) -> str:
     return ctx.local(item.label) if item is not None else (outcome or "")
 
 
+def _judged_outcome(ctx: Context, debrief: Debrief) -> str:
+    """The coach's judgement of the outcome, with the rep's claim when the two differ."""
+    judged = debrief.judged_outcome or debrief.outcome
+    label = _outcome_label(ctx, judged)
+    if debrief.outcome and judged != debrief.outcome:
+        return ctx.t(
+            "team_view.rep_claimed", outcome=label, claim=_outcome_label(ctx, debrief.outcome)
+        )
+    return label
+
+
 def _debrief_options(ctx: Context) -> list[Option]:
     member = _member(ctx, ctx.data.get("member"))
     if member is None:
@@ -277,7 +288,7 @@ def _debrief_list_values(ctx: Context) -> dict[str, Any]:
         {
             "when": ctx.format_when(item.debrief.created_at),
             "account": item.account or ctx.t("team_view.no_account"),
-            "outcome": _outcome_label(ctx, item.debrief.outcome),
+            "outcome": _judged_outcome(ctx, item.debrief),
             "comments": item.comments,
         }
         for item in recent_debriefs(ctx.session, member.id or 0)
@@ -338,7 +349,7 @@ def debrief_card(ctx: Context, debrief: Debrief) -> str:
         account=account_name(ctx.session, debrief.account_id) or ctx.t("team_view.no_account"),
         owner=owner.display_name if owner else "",
         when=ctx.format_when(debrief.created_at),
-        outcome=_outcome_label(ctx, debrief.outcome),
+        outcome=_judged_outcome(ctx, debrief),
         fields=fields,
         comments=comments,
     )
