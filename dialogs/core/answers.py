@@ -57,6 +57,18 @@ def whole_number(text: str) -> int | None:
     return value
 
 
+def key_number(value: object, prefix: str) -> int | None:
+    """The id inside button data such as "u12" or "d7" for `prefix`, else None.
+
+    Only ASCII digits count: "u²" or "u①" is no id, and int() would raise on it.
+    """
+    text = str(value)
+    digits = text[len(prefix) :]
+    if not text.startswith(prefix) or not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(digits)
+
+
 def _invisible(char: str) -> bool:
     return char in _FILLERS or unicodedata.category(char) in _INVISIBLE_CATEGORIES
 

@@ -15,6 +15,7 @@ from typing import Any
 from babel.dates import format_datetime
 from markupsafe import Markup
 
+from dialogs.core.answers import key_number
 from dialogs.core.callbacks import ActionData, encode_action
 from dialogs.core.io import Button, Outgoing
 from dialogs.core.steps import (
@@ -80,15 +81,6 @@ DEBRIEF_FIELDS = (
 # ----- ids from buttons and typed answers, always re-checked ---------------------------
 
 
-def _number(value: Any, prefix: str) -> int | None:
-    text = str(value)
-    if not text.startswith(prefix) or not (
-        text[len(prefix) :].isascii() and text[len(prefix) :].isdigit()
-    ):
-        return None
-    return int(text[len(prefix) :])
-
-
 def _stale(ctx: Context) -> list[Outgoing]:
     notice = ctx.t("common.stale_button")
     return [Outgoing(notice, notice=notice)]
@@ -96,7 +88,7 @@ def _stale(ctx: Context) -> list[Outgoing]:
 
 def _team(ctx: Context) -> Team | None:
     """The team picked in this conversation, if the user still manages it."""
-    team_id = _number(ctx.data.get("team"), "t")
+    team_id = key_number(ctx.data.get("team"), "t")
     if team_id is None or not manages_team(ctx.session, ctx.user.id or 0, team_id):
         return None
     return get_team(ctx.session, team_id)
@@ -105,7 +97,7 @@ def _team(ctx: Context) -> Team | None:
 def _member(ctx: Context, value: Any) -> User | None:
     """The person behind "u<id>", if they are a member of the picked team."""
     team = _team(ctx)
-    user_id = _number(value, "u")
+    user_id = key_number(value, "u")
     if team is None or user_id is None or not is_member(ctx.session, team.id or 0, user_id):
         return None
     return ctx.session.get(User, user_id)
@@ -114,7 +106,7 @@ def _member(ctx: Context, value: Any) -> User | None:
 def _debrief(ctx: Context, value: Any) -> Debrief | None:
     """The debrief behind "d<id>", if it belongs to the member being read."""
     member = _member(ctx, ctx.data.get("member"))
-    debrief_id = _number(value, "d")
+    debrief_id = key_number(value, "d")
     debrief = get_debrief(ctx.session, debrief_id) if debrief_id is not None else None
     if member is None or debrief is None or debrief.owner_id != member.id:
         return None
@@ -142,9 +134,9 @@ def _begin_team(ctx: Context, args: str) -> list[Outgoing]:
 
 def _open_from_button(ctx: Context, target: str) -> None:
     """Start at a member ("u<id>") or a debrief ("d<id>") chosen from a digest or a message."""
-    debrief_id = _number(target, "d")
+    debrief_id = key_number(target, "d")
     debrief = get_debrief(ctx.session, debrief_id) if debrief_id is not None else None
-    member_id = debrief.owner_id if debrief is not None else _number(target, "u")
+    member_id = debrief.owner_id if debrief is not None else key_number(target, "u")
     team = (
         team_of_member(ctx.session, ctx.user.id or 0, member_id) if member_id is not None else None
     )
@@ -165,7 +157,7 @@ def _team_options(ctx: Context) -> list[Option]:
 
 
 def _validate_team(ctx: Context, value: Any) -> str | None:
-    team_id = _number(value, "t")
+    team_id = key_number(value, "t")
     allowed = team_id is not None and manages_team(ctx.session, ctx.user.id or 0, team_id)
     return None if allowed else "errors.not_available"
 

@@ -20,6 +20,7 @@ from typing import Any, get_args
 from markupsafe import Markup
 from sqlmodel import Session
 
+from dialogs.core.answers import key_number
 from dialogs.core.callbacks import ActionData, encode_action
 from dialogs.core.io import Button, Outgoing
 from dialogs.core.steps import (
@@ -88,15 +89,6 @@ CHART = "progress.png"
 
 
 # ----- small helpers -------------------------------------------------------------------------
-
-
-def _number(value: Any, prefix: str) -> int | None:
-    text = str(value)
-    if not text.startswith(prefix) or not (
-        text[len(prefix) :].isascii() and text[len(prefix) :].isdigit()
-    ):
-        return None
-    return int(text[len(prefix) :])
 
 
 def _plain(text: str) -> str:
@@ -190,7 +182,7 @@ def _begin_practice(ctx: Context, args: str) -> list[Outgoing]:
     target = args.strip()
     if not target:
         return []
-    assignment_id = _number(target, "a")
+    assignment_id = key_number(target, "a")
     if assignment_id is not None:
         assignment = _own_open_assignment(ctx, assignment_id)
         if assignment is None:
@@ -723,7 +715,7 @@ def show_progress(ctx: Context, _args: str) -> list[Outgoing]:
 
 def _team(ctx: Context) -> Team | None:
     """The team picked in this conversation, if the user still manages it."""
-    team_id = _number(ctx.data.get("team"), "t")
+    team_id = key_number(ctx.data.get("team"), "t")
     if team_id is None:
         return None
     managed = {team.id for team in managed_teams(ctx.session, ctx.user.id or 0)}
@@ -733,7 +725,7 @@ def _team(ctx: Context) -> Team | None:
 def _member(ctx: Context, value: Any) -> User | None:
     """The person behind "u<id>", if they are a member of the picked team."""
     team = _team(ctx)
-    user_id = _number(value, "u")
+    user_id = key_number(value, "u")
     if team is None or user_id is None or not is_team_member(ctx.session, team.id or 0, user_id):
         return None
     return ctx.session.get(User, user_id)
@@ -761,7 +753,7 @@ def _team_options(reviewing: bool) -> Callable[[Context], list[Option]]:
 
 
 def _validate_team(ctx: Context, value: Any) -> str | None:
-    team_id = _number(value, "t")
+    team_id = key_number(value, "t")
     managed = {team.id for team in managed_teams(ctx.session, ctx.user.id or 0)}
     return None if team_id in managed else "errors.not_available"
 
@@ -897,20 +889,20 @@ ASSIGN_DIALOG = Dialog(
 
 def _reviewable(ctx: Context, value: Any) -> Drill | None:
     """The finished drill behind "k<id>", if its trainee is in a team the user manages."""
-    drill_id = _number(value, "k")
+    drill_id = key_number(value, "k")
     drill = get_drill(ctx.session, drill_id) if drill_id is not None else None
     if drill is None or drill.status != "finished":
         return None
     if not manages_member(ctx.session, ctx.user.id or 0, drill.user_id):
         return None
-    member = _number(ctx.data.get("member"), "u")
+    member = key_number(ctx.data.get("member"), "u")
     return drill if member is None or member == drill.user_id else None
 
 
 def _begin_review(ctx: Context, args: str) -> list[Outgoing]:
     """`/review`, or straight to one drill ("k<id>") from a button."""
     teams = _begin_for_manager(ctx, reviewing=True)
-    drill_id = _number(args.strip(), "k")
+    drill_id = key_number(args.strip(), "k")
     if drill_id is None:
         return []
     drill = _reviewable(ctx, f"k{drill_id}")
@@ -1035,7 +1027,7 @@ def _finish_review(ctx: Context) -> list[Outgoing]:
         return [Outgoing(ctx.t("practice.review_closed"))]
     drill = _reviewable(ctx, ctx.data.get("drill"))
     criterion = str(ctx.data.get("criterion", ""))
-    score = _number(ctx.data.get("score"), "s")
+    score = key_number(ctx.data.get("score"), "s")
     if drill is None or drill.id is None or _validate_criterion(ctx, criterion) or score is None:
         return _stale(ctx)
     was = effective_scores(drill).get(criterion)
