@@ -28,8 +28,13 @@ def schedule(
     due_at: datetime,
     visit_id: int | None = None,
     follow_up_id: int | None = None,
+    rearm_sent: bool = True,
 ) -> Reminder:
-    """Create the reminder for `dedup_key`, or move the existing one to `due_at`."""
+    """Create the reminder for `dedup_key`, or move the existing one to `due_at`.
+
+    `rearm_sent=False` leaves a reminder that was already delivered alone:
+    a new lead time should not send the same brief a second time.
+    """
     reminder = session.exec(select(Reminder).where(Reminder.dedup_key == dedup_key)).first()
     if reminder is None:
         reminder = Reminder(
@@ -41,6 +46,8 @@ def schedule(
             visit_id=visit_id,
             follow_up_id=follow_up_id,
         )
+    elif reminder.status == SENT and not rearm_sent:
+        return reminder
     elif reminder.status != SENDING:
         # Re-scheduled (a postponed visit, a snooze): it is due again, once.
         reminder.due_at = reminder.original_due_at = due_at
@@ -201,13 +208,15 @@ def schedule_visit_reminders(
     *,
     now: datetime | None = None,
     brief_shown: bool = False,
+    rearm_sent: bool = True,
 ) -> None:
     """The brief before a planned visit and "How did it go?" after it.
 
     With `now`, a visit planned closer than the brief lead time gets its brief
     once, now, and never as a "late" reminder: when the caller has just shown
     the brief (`brief_shown`) there is no brief reminder at all, otherwise it is
-    due at `now` rather than at a moment already past.
+    due at `now` rather than at a moment already past. `rearm_sent=False` keeps
+    reminders already delivered as they are (a settings change, not a new plan).
     """
     assert visit.id is not None and user.id is not None
     brief_due = visit.planned_at - timedelta(minutes=user.brief_lead_minutes)
@@ -223,6 +232,7 @@ def schedule_visit_reminders(
             dedup_key=visit_brief_key(visit.id),
             due_at=brief_due,
             visit_id=visit.id,
+            rearm_sent=rearm_sent,
         )
     schedule(
         session,
@@ -231,6 +241,7 @@ def schedule_visit_reminders(
         dedup_key=f"visit:{visit.id}:debrief",
         due_at=visit.planned_at + timedelta(minutes=user.debrief_after_minutes),
         visit_id=visit.id,
+        rearm_sent=rearm_sent,
     )
 
 

@@ -509,3 +509,25 @@ def test_a_brief_already_shown_is_not_sent_again(
         "pending",
         clock.now + timedelta(hours=4),
     )
+
+
+def test_a_new_lead_time_neither_resends_a_delivered_brief_nor_makes_one_late(
+    engine: Engine, database: Database, clock: Clock, dispatcher: Dispatcher, inbox: Inbox
+) -> None:
+    chat = Chat(engine)
+    chat.onboard(zone="Shanghai")
+    delivered = make_visit(database, 1, clock.now + timedelta(minutes=30))
+    run(dispatcher)  # the 60-minute lead has passed: the brief goes now
+    assert [r.status for r in rows(database, Reminder) if r.kind == "visit_brief"] == ["sent"]
+    upcoming = make_visit(database, 1, clock.now + timedelta(minutes=90))
+    chat.say("/settings")
+    chat.press("Brief lead time")
+    chat.say("120")  # the upcoming visit's brief is now due 30 minutes ago
+    briefs = {r.visit_id: r for r in rows(database, Reminder) if r.kind == "visit_brief"}
+    assert briefs[delivered].status == "sent"  # not re-armed by the new lead time
+    assert briefs[upcoming].due_at.replace(tzinfo=UTC) == clock.now  # due now, not late
+    sent_before = len(inbox.received)
+    clock.advance(seconds=2)
+    assert run(dispatcher) == 1
+    [(_, brief)] = inbox.received[sent_before:]
+    assert "Late" not in brief.text and "was due" not in brief.text

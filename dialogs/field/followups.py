@@ -336,7 +336,7 @@ def _finish_postpone(ctx: Context) -> list[Outgoing]:
         return _gone(ctx)
     visit.planned_at = datetime.fromisoformat(ctx.data["when"])
     ctx.session.add(visit)
-    schedule_visit_reminders(ctx.session, visit, ctx.user)
+    schedule_visit_reminders(ctx.session, visit, ctx.user, now=ctx.now)
     return [Outgoing(ctx.t("reminders.visit_moved", when=ctx.format_when(visit.planned_at)))]
 
 

@@ -54,7 +54,7 @@ def _reschedule_planned_visits(ctx: Context) -> None:
     )
     for visit in visits:
         if visit.planned_at > ctx.now:
-            schedule_visit_reminders(ctx.session, visit, ctx.user)
+            schedule_visit_reminders(ctx.session, visit, ctx.user, now=ctx.now, rearm_sent=False)
 
 
 SETTINGS = Dialog(
