@@ -86,7 +86,8 @@ def opening_values(playbooks: Playbooks, territory: str | None, lead: str | None
         "opening_class": next(
             (item for item in grid.classes if item.id == cell.opening_class), None
         ),
-        "suggested": playbooks.competitive_strategies.get(cell.strategy),
+        # Some cells have no classic first strategy: their move is the advice.
+        "suggested": playbooks.competitive_strategies.get(cell.strategy or ""),
     }
 
 

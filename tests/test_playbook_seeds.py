@@ -1,0 +1,155 @@
+"""Playbook content checked against the source material (shared/seeds), point by point.
+
+Each test asserts on the loaded playbook and, where the content reaches users, on the
+text a rep or manager reads, in Chinese and English.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine as Database
+from sqlmodel import Session, select
+
+from dialogs.core.engine import Engine
+from playbooks.loader import load_playbooks
+from playbooks.schema import Playbooks
+from storage.models import Account, User
+from tests.helpers import Chat
+
+RETREAT_STRATEGIES = {"divide", "delay"}
+# What the rep is asked, answered in each language, up to the opening position.
+TO_TERRITORY = {
+    "en": ("tomorrow 3pm", "Yes", "Director Wang", "Decision maker", "Wang agrees to a trial"),
+    "zh": ("明天下午三点", "对", "王主任", "决策者", "王主任同意安排一个月的试用"),
+}
+GRID_ANSWERS = {
+    "en": {"ours": "Our territory", "theirs": "Their territory", "neutral": "Neutral ground",
+           "lead": "We lead", "even": "Even", "trail": "We trail"},
+    "zh": {"ours": "我方地盘", "theirs": "对手地盘", "neutral": "中立地带",
+           "lead": "我方领先", "even": "势均力敌", "trail": "我方落后"},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def playbook() -> Playbooks:
+    return load_playbooks()
+
+
+def rep(engine: Engine, language: str) -> Chat:
+    chat = Chat(engine, language=language)
+    chat.onboard(role="销售代表", zone="上海") if language == "zh" else chat.onboard()
+    return chat
+
+
+def add_account(database: Database, name: str = "Huaxin Steel", **fields: object) -> int:
+    with Session(database) as session:
+        owner = session.exec(select(User)).one()
+        account = Account(owner_id=owner.id or 0, name=name, industry="manufacturing", **fields)
+        session.add(account)
+        session.commit()
+        return account.id or 0
+
+
+def strategy_step(chat: Chat, language: str, territory: str, lead: str) -> str:
+    """/visit up to the strategy question for a grid cell; the question's text."""
+    when, yes, contact, role, objective = TO_TERRITORY[language]
+    chat.say("/visit Huaxin Steel")
+    chat.say(when)
+    chat.say(yes)
+    chat.say(contact)
+    chat.press(role)
+    chat.say(objective)
+    chat.press(GRID_ANSWERS[language][territory])
+    chat.press(GRID_ANSWERS[language][lead])
+    return chat.text
+
+
+# ----- 1. opening cell I --------------------------------------------------------------
+
+
+def test_cell_i_follows_the_source_and_suggests_no_head_on_attack(playbook: Playbooks) -> None:
+    cell = playbook.opening_grid.by_letter("I")
+    assert cell.source == "seed" and cell.strategy != "head_on"
+    for language in ("zh", "en"):
+        text = cell.move.get(language) + cell.situation.get(language)
+        assert "推断" not in text and "inference" not in text and "breaks off" not in text
+    # Seed 000: keep finding and exposing the competitor's weaknesses, widen the
+    # relationships, speed the purchase up.
+    assert all(word in cell.move.zh for word in ("弱点", "人脉", "加快采购"))
+    assert all(word in cell.move.en for word in ("weak points", "contacts", "speed the purchase"))
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_rep_in_cell_i_reads_the_seed_move_and_no_head_on(
+    engine: Engine, database: Database, language: str
+) -> None:
+    chat = rep(engine, language)
+    add_account(database)
+    text = strategy_step(chat, language, "theirs", "lead")
+    assert "<b>I</b>" in text
+    expected = (
+        ("弱点", "扩大人脉", "加快采购进程")
+        if language == "zh"
+        else ("keep finding its weak points", "widening our contacts", "speed the purchase up")
+    )
+    assert all(part in text for part in expected)
+    assert "推断" not in text and "inference" not in text
+    assert not any("⭐" in label for label in chat.labels())  # head-on is not suggested
+
+
+# ----- 2. retreat strategies are never a first move -----------------------------------
+
+
+def test_divide_and_delay_are_retreat_strategies_and_no_default_in_h_d_a(
+    playbook: Playbooks,
+) -> None:
+    retreats = {s.id for s in playbook.competitive_strategies.values() if s.retreat}
+    assert retreats == RETREAT_STRATEGIES
+    grid = playbook.opening_grid
+    assert grid.by_letter("H").strategy not in RETREAT_STRATEGIES
+    assert grid.by_letter("D").strategy not in RETREAT_STRATEGIES
+    assert grid.by_letter("A").strategy not in RETREAT_STRATEGIES
+    # Seed 000 for H: keep digging into needs, widen internal contacts, extend the lead.
+    h_move = grid.by_letter("H").move
+    assert all(word in h_move.en for word in ("digging into", "widen our contacts", "lead"))
+    assert all(word in h_move.zh for word in ("深挖", "人脉", "领先"))
+    # F: attack the incumbent's shortcomings.
+    assert "shortcomings" in grid.by_letter("F").move.en
+    assert "不足" in grid.by_letter("F").move.zh
+    for strategy_id in RETREAT_STRATEGIES:
+        strategy = playbook.competitive_strategies[strategy_id]
+        assert "retreat" in strategy.description.en and "撤退" in strategy.description.zh
+        assert "first move" in strategy.when.en and "一开始" in strategy.when.zh
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_suggested_retreat_strategy_says_it_is_one(
+    engine: Engine, database: Database, language: str
+) -> None:
+    chat = rep(engine, language)
+    add_account(database)
+    text = strategy_step(chat, language, "theirs", "trail")  # C: slow down and wait
+    assert "<b>C</b>" in text
+    suggested = next(label for label in chat.labels() if "⭐" in label)
+    assert "↩️" in suggested  # the suggested option is marked as a retreat
+    assert ("这是撤退策略" if language == "zh" else "A retreat strategy") in text
+    chat.press("⭐")
+    for _ in range(5):
+        chat.say("/skip")
+    brief_mark = "（↩️ 撤退策略" if language == "zh" else "(↩️ a retreat strategy"
+    assert brief_mark in chat.text
+
+
+@pytest.mark.parametrize(("language", "letter"), [("en", "H"), ("zh", "A"), ("en", "D")])
+def test_h_a_and_d_offer_retreats_only_as_marked_alternatives(
+    engine: Engine, database: Database, language: str, letter: str
+) -> None:
+    chat = rep(engine, language)
+    add_account(database)
+    cell = load_playbooks().opening_grid.by_letter(letter)
+    text = strategy_step(chat, language, cell.territory, cell.lead)
+    assert f"<b>{letter}</b>" in text
+    assert not any("⭐" in label for label in chat.labels())
+    retreat_labels = [label for label in chat.labels() if "↩️" in label]
+    assert len(retreat_labels) == len(RETREAT_STRATEGIES)
+    assert ("撤退策略，不能作为第一步" if language == "zh" else "retreat strategies") in text
