@@ -153,3 +153,57 @@ def test_h_a_and_d_offer_retreats_only_as_marked_alternatives(
     retreat_labels = [label for label in chat.labels() if "↩️" in label]
     assert len(retreat_labels) == len(RETREAT_STRATEGIES)
     assert ("撤退策略，不能作为第一步" if language == "zh" else "retreat strategies") in text
+
+
+# ----- 3. tiers: our own PIII/PIV advice is marked; EIV's reason to keep ----------------
+
+
+def start_account(chat: Chat, language: str, kind: str, contribution: str, second: str) -> str:
+    """/account for a new account up to the value questions; the text showing the tier."""
+    labels = {
+        "en": {"existing": "Existing customer", "potential": "Potential customer",
+               "high": "High", "low": "Low"},
+        "zh": {"existing": "现有客户", "potential": "潜在客户", "high": "高", "low": "低"},
+    }[language]  # fmt: skip
+    chat.say("/account")
+    chat.say("华信钢铁" if language == "zh" else "Huaxin Steel")
+    chat.say("1")  # industry
+    chat.say("1")  # funnel stage
+    chat.press(labels[kind])
+    chat.press(labels[contribution])
+    chat.press(labels[second])
+    return chat.text
+
+
+def test_piii_and_piv_are_marked_as_ours_and_eiv_keeps_its_reason(playbook: Playbooks) -> None:
+    tiers = playbook.account_tiers
+    assert {tier.id: tier.source for tier in tiers.potential} == {
+        "PI": "seed", "PII": "seed", "PIII": "ours", "PIV": "ours"}  # fmt: skip
+    assert all(tier.source == "seed" for tier in tiers.existing)
+    eiv = tiers.existing_tier("low", "low").strategy
+    assert "presence" in eiv.en and "competitors it keeps out" in eiv.en
+    assert "宣传" in eiv.zh and "挡住竞争对手" in eiv.zh
+    for entry in ("tier-piii", "tier-piv"):
+        answer = playbook.glossary[entry].answer
+        assert "SalesCoach" in answer.en and "SalesCoach" in answer.zh
+
+
+@pytest.mark.parametrize(
+    ("language", "ours_mark", "seed_text"),
+    [
+        ("en", "strategy written by SalesCoach", "competitors it keeps out"),
+        ("zh", "的策略由 SalesCoach 编写", "挡住竞争对手"),
+    ],
+)
+def test_the_rep_sees_which_tier_advice_is_ours(
+    engine: Engine, language: str, ours_mark: str, seed_text: str
+) -> None:
+    chat = rep(engine, language)
+    text = start_account(chat, language, "potential", "low", "high")
+    assert "<b>PIII</b>" in text and ours_mark in text
+    for _ in range(2):
+        chat.say("5")
+    chat.say("No" if language == "en" else "否")
+    assert "SalesCoach" in chat.text  # the card marks it too
+    text = start_account(chat, language, "existing", "low", "low")
+    assert "<b>EIV</b>" in text and seed_text in text and "SalesCoach" not in text
