@@ -207,3 +207,79 @@ def test_the_rep_sees_which_tier_advice_is_ours(
     assert "SalesCoach" in chat.text  # the card marks it too
     text = start_account(chat, language, "existing", "low", "low")
     assert "<b>EIV</b>" in text and seed_text in text and "SalesCoach" not in text
+
+
+# ----- 4. the decision chain: titles from the source diagram, breakthrough tactics ------
+
+# Seed 004's diagram: decision maker / influencer / expert / buyer / user over
+# 一把手 / 副职(分管领导) / 评标组长 / 成员 / 主任.
+SEED_TITLES = {
+    "decision_maker": "一把手",
+    "influencer": "副职（分管领导）",
+    "expert": "评标组长",
+    "buyer": "成员",
+    "user": "主任",
+}
+
+
+def test_decision_roles_carry_the_source_titles_first(playbook: Playbooks) -> None:
+    for role_id, title in SEED_TITLES.items():
+        assert title in playbook.decision_roles[role_id].typical_titles.zh[0], role_id
+    assert "分管副总" not in playbook.decision_roles["decision_maker"].typical_titles.zh
+    assert not any(
+        "评审" in title or "评标组长" in title
+        for title in playbook.decision_roles["influencer"].typical_titles.zh
+    )
+    assert playbook.decision_roles["decision_maker"].typical_titles.en[0] == (
+        "Head of the organisation"
+    )
+    tactics = playbook.contact_tactics
+    assert {"contact-goal", "timing", "company-events", "partners", "holidays"} <= set(tactics)
+    assert "contact-breakthrough" in playbook.glossary
+
+
+@pytest.mark.parametrize(
+    ("language", "role", "title", "tactic"),
+    [
+        ("en", "Influencer", "Deputy head in charge of the area", "Choose the moment"),
+        ("zh", "影响者", "副职（分管领导）", "弄清联络人的目的"),
+    ],
+)
+def test_titles_and_tactics_show_where_the_rep_plans_contacts(
+    engine: Engine, database: Database, language: str, role: str, title: str, tactic: str
+) -> None:
+    chat = rep(engine, language)
+    add_account(database)
+    when, yes, _contact, _role, objective = TO_TERRITORY[language]
+    chat.say("/visit Huaxin Steel")
+    chat.say(when)
+    chat.say(yes)
+    chat.say("Ms Zhou")  # not in the chain: her role is asked, with the titles
+    assert title in chat.text
+    chat.press(role)
+    chat.say(objective)
+    chat.press(GRID_ANSWERS[language]["neutral"])
+    chat.press(GRID_ANSWERS[language]["even"])
+    chat.press("⭐")
+    for _ in range(5):
+        chat.say("/skip")
+    brief = chat.text
+    assert "🔑" in brief and tactic in brief  # no decision maker known: ways past the contact
+    # The account card lists the tactics in full once the chain has people but no decider.
+    chat.say("/account Huaxin Steel")
+    for _ in range(2):
+        chat.say("1")
+    existing = "Existing customer" if language == "en" else "现有客户"
+    chat.press(existing)
+    chat.press("High" if language == "en" else "高")
+    chat.press("High" if language == "en" else "高")
+    chat.say("5")
+    chat.say("5")
+    chat.say("Yes" if language == "en" else "是")
+    chat.say("Mr Qian")
+    assert title in chat.text  # the account's role question shows the titles too
+    chat.press(role)
+    chat.say("1")  # stance
+    chat.say("1")  # relationship
+    chat.say("No" if language == "en" else "否")
+    assert "🔑" in chat.text and tactic in chat.text

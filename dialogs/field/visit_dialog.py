@@ -160,6 +160,11 @@ def _roles(ctx: Context) -> list[Option]:
     return [Option(role.id, ctx.local(role.label), literal=True) for role in roles]
 
 
+def role_values(ctx: Context) -> dict[str, Any]:
+    """The decision roles with their typical titles, to place a person by their title."""
+    return {"roles": list(ctx.playbooks.decision_roles.values())}
+
+
 # ----- objective -------------------------------------------------------------------
 
 
@@ -515,6 +520,7 @@ VISIT = Dialog(
             kind=AnswerKind.CHOICE,
             options=_roles,
             columns=2,
+            prompt_values=role_values,
             when=lambda ctx: ctx.data.get("contact_id") is None,
         ),
         Step(
