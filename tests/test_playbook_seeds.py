@@ -283,3 +283,45 @@ def test_titles_and_tactics_show_where_the_rep_plans_contacts(
     chat.say("1")  # relationship
     chat.say("No" if language == "en" else "否")
     assert "🔑" in chat.text and tactic in chat.text
+
+
+# ----- 5. background probing: three techniques; closed questions keep their uses -------
+
+
+def test_probing_techniques_and_closed_questions_for_diagnosis_and_close(
+    playbook: Playbooks,
+) -> None:
+    assert list(playbook.probing_techniques) == [
+        "open-questions", "avoid-difficulties", "show-strengths"]  # fmt: skip
+    closed = playbook.question_forms["closed"].description
+    assert "diagnose" in closed.en and "choice of two" in closed.en
+    assert "诊断" in closed.zh and "二选一" in closed.zh
+    forms = {(q.stage, q.form) for q in playbook.questions.values() if q.form == "closed"}
+    assert forms == {("problem", "closed"), ("need_payoff", "closed")}
+    assert "choice of two" in playbook.glossary["closed-question"].answer.en
+
+
+@pytest.mark.parametrize(
+    ("language", "technique", "closed_mark", "close_use"),
+    [
+        ("en", "Stay clear of difficulties", "(Closed question)", "closes with a choice of two"),
+        ("zh", "避开难题", "（封闭式问题）", "促成决定（二选一）"),
+    ],
+)
+def test_the_probe_teaches_the_techniques_and_offers_closed_questions(
+    engine: Engine, language: str, technique: str, closed_mark: str, close_use: str
+) -> None:
+    chat = rep(engine, language)
+    chat.say("/probe 华信钢铁" if language == "zh" else "/probe Huaxin Steel")
+    chat.say("1")  # industry
+    chat.say("1")  # plan my questions
+    assert technique in chat.text
+    assert ("显示你的优势" if language == "zh" else "Show your strengths") in chat.text
+    chat.say("/skip")  # every direction
+    marks = []
+    for _ in range(4):  # situation, problem, implication, need-payoff
+        marks.append(closed_mark in chat.text)
+        chat.say("1")
+    assert marks == [False, True, False, True]
+    chat.say("/skip")  # no own questions
+    assert close_use in chat.text  # the plan says what closed questions are for
