@@ -325,3 +325,39 @@ def test_the_probe_teaches_the_techniques_and_offers_closed_questions(
     assert marks == [False, True, False, True]
     chat.say("/skip")  # no own questions
     assert close_use in chat.text  # the plan says what closed questions are for
+
+
+# ----- 6. relationship levels (seed 001) --------------------------------------------------
+
+
+def test_relationship_marketing_has_three_levels_and_the_organisation_first(
+    playbook: Playbooks,
+) -> None:
+    marketing = playbook.relationship_marketing
+    assert [level.level for level in marketing.levels] == [1, 2, 3]
+    labels = " ".join(level.label.en for level in marketing.levels)
+    assert all(word in labels for word in ("price", "personalised service", "mutual dependence"))
+    assert "organisation's interest first" in marketing.organisation_first.en
+    assert "先满足客户单位的利益" in marketing.organisation_first.zh
+    assert "organisation's interest first" in playbook.glossary["relationship-marketing"].answer.en
+
+
+@pytest.mark.parametrize(
+    ("language", "levels", "first"),
+    [
+        ("en", ("Level 1: price", "Level 3: mutual dependence"), "interest first"),
+        ("zh", ("一级：靠价格", "三级：相互依赖"), "先满足客户单位的利益"),
+    ],
+)
+def test_the_relationship_question_shows_the_levels(
+    engine: Engine, language: str, levels: tuple[str, str], first: str
+) -> None:
+    chat = rep(engine, language)
+    start_account(chat, language, "existing", "high", "high")
+    chat.say("5")
+    chat.say("5")
+    chat.say("Yes" if language == "en" else "是")
+    chat.say("Mr Qian")
+    chat.say("1")  # role
+    chat.say("1")  # stance
+    assert all(level in chat.text for level in levels) and first in chat.text

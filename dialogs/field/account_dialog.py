@@ -138,6 +138,14 @@ def _store_contact_field(field: str) -> Any:
     return store
 
 
+def _relationship_values(ctx: Context) -> dict[str, Any]:
+    """The four relationship types, and the levels relationship marketing climbs (seed 001)."""
+    return {
+        "types": list(ctx.playbooks.relationship_types.values()),
+        "marketing": ctx.playbooks.relationship_marketing,
+    }
+
+
 def _more_contacts(_ctx: Context, value: Any) -> str:
     return "contact_name" if value else END
 
@@ -366,6 +374,7 @@ ACCOUNT = Dialog(
             options=_choices("relationship_types"),
             columns=2,
             store=_store_contact_field("relationship"),
+            prompt_values=_relationship_values,
         ),
         Step(
             id="more_contacts",
