@@ -643,7 +643,7 @@ class OpeningSignal(Item):
 # --- glossary.yaml ----------------------------------------------------------
 
 GLOSSARY_COMMANDS = frozenset(
-    {"visit", "probe", "objection", "debrief", "account", "practice", "today", "remind"}
+    {"visit", "probe", "objection", "debrief", "account", "practice", "today", "remind", "team"}
 )
 
 

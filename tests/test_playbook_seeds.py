@@ -14,7 +14,9 @@ from dialogs.core.engine import Engine
 from playbooks.loader import load_playbooks
 from playbooks.schema import Playbooks
 from storage.models import Account, User
+from tests.conftest import FIXED_NOW
 from tests.helpers import Chat
+from tests.test_digest import Seed
 
 RETREAT_STRATEGIES = {"divide", "delay"}
 # What the rep is asked, answered in each language, up to the opening position.
@@ -361,3 +363,64 @@ def test_the_relationship_question_shows_the_levels(
     chat.say("1")  # role
     chat.say("1")  # stance
     assert all(level in chat.text for level in levels) and first in chat.text
+
+
+# ----- 7. managers: do-and-check, plan-do-check, riding along (seed 002) -----------------
+
+
+def test_coaching_modes_follow_deal_size_and_riding_along_is_observing(
+    playbook: Playbooks,
+) -> None:
+    coaching = playbook.manager_coaching
+    assert coaching.small_deal.label.en == "Do and check"
+    assert coaching.large_deal.label.en == "Plan, do, check"
+    assert coaching.mode(coaching.large_deal_from) == coaching.large_deal
+    assert coaching.mode(coaching.large_deal_from - 1) == coaching.small_deal
+    assert coaching.mode(None) is None
+    assert "do not join" in coaching.ride_along.en and "不要参与" in coaching.ride_along.zh
+    assert {"do-check-vs-plan-do-check", "ride-along"} <= set(playbook.glossary)
+    assert playbook.glossary["ride-along"].command == "team"
+
+
+@pytest.mark.parametrize(
+    ("language", "short_term", "mode", "ride_along"),
+    [
+        ("en", 8, "<b>Plan, do, check</b> (short-term gain 8/10)", "do not join the conversation"),
+        ("en", 3, "<b>Do and check</b> (short-term gain 3/10)", "do not join the conversation"),
+        ("zh", 9, "<b>计划-执行-检查</b>（短期收益 9/10）", "不要参与到拜访中去"),
+        ("zh", None, "小单：<b>做-检查</b>", "不要参与到拜访中去"),
+    ],
+)
+def test_the_manager_is_told_how_to_coach_this_deal(
+    engine: Engine,
+    database: Database,
+    language: str,
+    short_term: int | None,
+    mode: str,
+    ride_along: str,
+) -> None:
+    boss = Chat(engine, "3001", "Wang Fang", language=language)
+    if language == "zh":
+        boss.onboard(role="销售经理", zone="上海")
+    else:
+        boss.onboard(role="Sales manager")
+    seed = Seed(database)
+    lee = seed.user("Li Lei", language=language)
+    with Session(database) as session:
+        manager = session.exec(select(User).where(User.platform_user_id == "3001")).one()
+        session.expunge(manager)
+    seed.team(manager, "East", [lee])
+    account = seed.account(lee, "Acme Steel")
+    with Session(database) as session:
+        stored = session.get(Account, account.id)
+        assert stored is not None
+        stored.short_term = short_term
+        session.add(stored)
+        session.commit()
+    seed.debrief(lee, account, FIXED_NOW, "advance", happened="They agreed to a trial.")
+    boss.say("/team")
+    assert ride_along in boss.text  # the roster reminds how to ride along
+    boss.press("Li Lei")
+    boss.press("1. Acme")
+    boss.press("💬")
+    assert mode in boss.text
