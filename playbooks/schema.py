@@ -643,8 +643,11 @@ class OpeningSignal(Item):
 # --- glossary.yaml ----------------------------------------------------------
 
 GLOSSARY_COMMANDS = frozenset(
-    {"visit", "probe", "objection", "debrief", "account", "practice", "today", "remind", "team"}
-)
+    {
+        "visit", "probe", "objection", "debrief", "account", "practice", "today", "remind",
+        "team", "digest",
+    }
+)  # fmt: skip
 
 
 class GlossaryEntry(Item):

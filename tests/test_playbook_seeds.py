@@ -16,7 +16,7 @@ from playbooks.schema import Playbooks
 from storage.models import Account, User
 from tests.conftest import FIXED_NOW
 from tests.helpers import Chat
-from tests.test_digest import Seed
+from tests.test_digest import IN_WEEK, Seed, text_of
 
 RETREAT_STRATEGIES = {"divide", "delay"}
 # What the rep is asked, answered in each language, up to the opening position.
@@ -424,3 +424,65 @@ def test_the_manager_is_told_how_to_coach_this_deal(
     boss.press("1. Acme")
     boss.press("💬")
     assert mode in boss.text
+
+
+# ----- 8. what the opening statistics mean (seed 000) -----------------------------------
+
+
+def test_many_a_and_no_g_means_old_customers_are_not_maintained(playbook: Playbooks) -> None:
+    signal = playbook.opening_signals["old-customers-neglected"]
+    assert signal.source == "seed" and signal.many == ["A"] and signal.absent == ["G"]
+    assert signal.matches({"A": 2, "B": 1, "C": 1})
+    assert not signal.matches({"A": 2, "B": 1, "G": 1})  # a G opening: our ground holds
+    assert not signal.matches({"A": 1, "B": 2, "C": 3, "E": 2})  # too few A to be "many"
+    assert not signal.matches({"A": 2})  # too few openings to judge
+    assert "existing customers are not being looked after" in signal.meaning.en
+    assert "老客户没有维护好" in signal.meaning.zh
+    shaky = playbook.opening_signals["own-ground-shaky"]
+    assert shaky.source == "ours" and shaky.matches({"D": 2, "B": 1, "G": 1})
+
+
+def digest_openings(database: Database, letters: list[str], language: str) -> str:
+    """The openings section of a team's digest with accounts at these opening letters."""
+    seed = Seed(database)
+    boss, lee = seed.user("Boss", "manager"), seed.user("Li Lei")
+    team = seed.team(boss, "East", [lee])
+    for number, letter in enumerate(letters):
+        seed.account(lee, f"Account {number}", opening=letter)
+    seed.visit_with_debrief(lee, seed.account(lee, "Plain"), IN_WEEK)
+    text = text_of(database, team, language=language)
+    start = text.index("♟")
+    end = text.find("\n\n", start)
+    return text[start : end if end != -1 else len(text)]
+
+
+@pytest.mark.parametrize(
+    ("language", "meaning", "shares"),
+    [
+        ("en", "existing customers are not being looked after", "Abnormal opening 50%"),
+        ("zh", "老客户没有维护好", "异常开局 50%"),
+    ],
+)
+def test_the_digest_says_what_the_openings_mean(
+    database: Database, language: str, meaning: str, shares: str
+) -> None:
+    section = digest_openings(database, ["A", "A", "B", "C"], language)
+    assert meaning in section and shares in section and "👉" in section
+    assert "SalesCoach" not in section  # the signal that fired comes from the seed
+
+
+@pytest.mark.parametrize(
+    ("language", "calm"),
+    [("en", "Nothing in this mix of openings calls for action"), ("zh", "暂时没有需要处理的问题")],
+)
+def test_a_healthy_mix_of_openings_says_so(database: Database, language: str, calm: str) -> None:
+    section = digest_openings(database, ["A", "G", "G", "B", "E"], language)
+    assert calm in section and "👉" not in section
+
+
+@pytest.mark.parametrize(("language", "mark"), [("en", "rule of thumb"), ("zh", "经验规则")])
+def test_a_signal_of_our_own_is_marked_as_ours(
+    database: Database, language: str, mark: str
+) -> None:
+    section = digest_openings(database, ["D", "D", "G", "B"], language)
+    assert mark in section and "SalesCoach" in section
