@@ -6,13 +6,19 @@ text a rep or manager reads, in Chinese and English.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import Engine as Database
 from sqlmodel import Session, select
 
+from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
 from dialogs.core.engine import Engine
+from dialogs.core.steps import Services
 from playbooks.loader import load_playbooks
 from playbooks.schema import Playbooks
+from storage.db import make_engine
+from storage.migrate import upgrade
 from storage.models import Account, User
 from tests.conftest import FIXED_NOW
 from tests.helpers import Chat
@@ -35,6 +41,26 @@ GRID_ANSWERS = {
 @pytest.fixture(scope="module")
 def playbook() -> Playbooks:
     return load_playbooks()
+
+
+@pytest.fixture
+def both(any_database: str) -> Iterator[Database]:
+    """A migrated database, once SQLite and once PostgreSQL (when the tests have one)."""
+    database = make_engine(any_database)
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+def engine_on(database: Database) -> Engine:
+    return Engine(
+        database,
+        dialogs=DIALOGS,
+        commands=COMMANDS,
+        actions=ACTIONS,
+        services=Services(invite_link=lambda code: f"https://t.me/test_bot?start=join_{code}"),
+        clock=lambda: FIXED_NOW,
+    )
 
 
 def rep(engine: Engine, language: str) -> Chat:
@@ -392,14 +418,10 @@ def test_coaching_modes_follow_deal_size_and_riding_along_is_observing(
     ],
 )
 def test_the_manager_is_told_how_to_coach_this_deal(
-    engine: Engine,
-    database: Database,
-    language: str,
-    short_term: int | None,
-    mode: str,
-    ride_along: str,
+    both: Database, language: str, short_term: int | None, mode: str, ride_along: str
 ) -> None:
-    boss = Chat(engine, "3001", "Wang Fang", language=language)
+    database = both
+    boss = Chat(engine_on(database), "3001", "Wang Fang", language=language)
     if language == "zh":
         boss.onboard(role="销售经理", zone="上海")
     else:
@@ -464,9 +486,9 @@ def digest_openings(database: Database, letters: list[str], language: str) -> st
     ],
 )
 def test_the_digest_says_what_the_openings_mean(
-    database: Database, language: str, meaning: str, shares: str
+    both: Database, language: str, meaning: str, shares: str
 ) -> None:
-    section = digest_openings(database, ["A", "A", "B", "C"], language)
+    section = digest_openings(both, ["A", "A", "B", "C"], language)
     assert meaning in section and shares in section and "👉" in section
     assert "SalesCoach" not in section  # the signal that fired comes from the seed
 
@@ -475,14 +497,12 @@ def test_the_digest_says_what_the_openings_mean(
     ("language", "calm"),
     [("en", "Nothing in this mix of openings calls for action"), ("zh", "暂时没有需要处理的问题")],
 )
-def test_a_healthy_mix_of_openings_says_so(database: Database, language: str, calm: str) -> None:
-    section = digest_openings(database, ["A", "G", "G", "B", "E"], language)
+def test_a_healthy_mix_of_openings_says_so(both: Database, language: str, calm: str) -> None:
+    section = digest_openings(both, ["A", "G", "G", "B", "E"], language)
     assert calm in section and "👉" not in section
 
 
 @pytest.mark.parametrize(("language", "mark"), [("en", "rule of thumb"), ("zh", "经验规则")])
-def test_a_signal_of_our_own_is_marked_as_ours(
-    database: Database, language: str, mark: str
-) -> None:
-    section = digest_openings(database, ["D", "D", "G", "B"], language)
+def test_a_signal_of_our_own_is_marked_as_ours(both: Database, language: str, mark: str) -> None:
+    section = digest_openings(both, ["D", "D", "G", "B"], language)
     assert mark in section and "SalesCoach" in section
