@@ -390,7 +390,7 @@ def _grid_references(layer: _Layer) -> Iterator[Problem]:
     grid, origin = layer.singletons["opening_grid"]
     known = layer.known("competitive_strategies")
     for index, cell in enumerate(getattr(grid, "cells", [])):
-        if cell.strategy not in known:
+        if cell.strategy is not None and cell.strategy not in known:
             message = f"unknown competitive strategy '{cell.strategy}'"
             yield _problem_at(origin, ("cells", index, "strategy"), message)
 

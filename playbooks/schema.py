@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -19,6 +19,10 @@ GridLetter = Literal["A", "B", "C", "D", "E", "F", "G", "H", "I"]
 Skill = Literal["appointment", "introduction", "probing", "presentation", "objection"]
 AnswerKind = Literal["text", "choice", "multi_choice", "scale", "yes_no"]
 DebriefPhase = Literal["feelings", "objective_plan_result", "why_buyer", "best_improve", "practice"]
+# Where a piece of advice comes from: the source material ("seed") or written by us ("ours"),
+# so advice the method does not back can be shown as ours.
+Source = Literal["seed", "ours"]
+QuestionForm = Literal["open", "closed", "confirming"]
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -148,6 +152,7 @@ def suits_industries(tags: Collection[str], industries: Collection[str] | None) 
 class Question(Item):
     stage: SpinStage
     direction: str | None = None
+    form: QuestionForm | None = None  # shown only where the form matters (closed questions)
     industries: Industries = [ANY_INDUSTRY]
     text: Localized
 
@@ -191,6 +196,8 @@ class Drill(Item):
 class CompetitiveStrategy(Term):
     when: Localized
     risk: Localized
+    # A retreat strategy is never the first move: only once the deal as a whole is blocked.
+    retreat: bool = False
 
 
 class FunnelStage(Term):
@@ -282,8 +289,9 @@ class OpeningCell(Model):
     opening_class: OpeningClass = Field(alias="class")
     situation: Localized
     move: Localized
-    strategy: str
-    inferred: bool = False
+    # None: no classic competitive strategy is the first move here; the move is the advice.
+    strategy: str | None = None
+    source: Source = "seed"
 
 
 class OpeningGrid(Model):
@@ -317,6 +325,7 @@ class ExistingTier(Model):
     strategy: Localized
     rep_time: Localized
     actions: list[Localized]
+    source: Source = "seed"
 
 
 class PotentialTier(Model):
@@ -327,6 +336,7 @@ class PotentialTier(Model):
     strategy: Localized
     rep_time: Localized
     actions: list[Localized]
+    source: Source = "seed"
 
 
 class ReasonCounter(Model):
@@ -553,11 +563,91 @@ class Scenario(Item):
         return self
 
 
+# --- content from the seeds: contacts, relationships, probing, coaching, openings -----------
+
+
+class ContactTactic(Term):
+    """A way past a contact who cannot decide, to the people who do (frameworks.yaml)."""
+
+
+class RelationshipLevel(Model):
+    """One level of relationship marketing: what holds the customer at that level."""
+
+    level: Annotated[int, _in_range("relationship level", 1, 3)]
+    label: Localized
+    description: Localized
+
+
+class RelationshipMarketing(Model):
+    """The levels a relationship climbs, and whose interest is served first."""
+
+    levels: Annotated[list[RelationshipLevel], Field(min_length=1)]
+    organisation_first: Localized
+
+
+class ProbingTechnique(Term):
+    """One of the techniques of background probing (questions.yaml)."""
+
+
+class QuestionFormInfo(Term):
+    """A question form (open, closed, confirming): what it does and an example."""
+
+    example: Localized
+
+
+class CoachingMode(Model):
+    label: Localized
+    how: Localized
+
+
+class ManagerCoaching(Model):
+    """How a manager coaches a rep's visit: the deal's size sets how much goes into the plan."""
+
+    # A deal counts as large from this short-term gain score (the value matrix's 1–10).
+    large_deal_from: Threshold
+    small_deal: CoachingMode
+    large_deal: CoachingMode
+    ride_along: Localized
+
+    def mode(self, short_term: int | None) -> CoachingMode | None:
+        """The coaching mode for a deal's short-term score; None when it was never scored."""
+        if short_term is None:
+            return None
+        return self.large_deal if short_term >= self.large_deal_from else self.small_deal
+
+
+class OpeningSignal(Item):
+    """What a team's mix of opening positions says, and when the mix says it.
+
+    It matches when the letters in `many` make up at least `min_share` of the openings,
+    none of the letters in `absent` occurs, and there are at least `min_openings`.
+    """
+
+    many: Annotated[list[GridLetter], Field(min_length=1)]
+    min_share: Annotated[float, Field(gt=0, le=1)]
+    absent: list[GridLetter] = []
+    min_openings: Annotated[int, Field(ge=1)] = 1
+    source: Source = "seed"
+    meaning: Localized
+    action: Localized
+
+    def matches(self, counts: Mapping[str, int]) -> bool:
+        """Whether opening counts per letter show this signal."""
+        total = sum(counts.values())
+        many = sum(counts.get(letter, 0) for letter in self.many)
+        if total < self.min_openings or not many:
+            return False
+        return many / total >= self.min_share and not any(counts.get(x) for x in self.absent)
+
+
 # --- glossary.yaml ----------------------------------------------------------
 
 GLOSSARY_COMMANDS = frozenset(
-    {"visit", "probe", "objection", "debrief", "account", "practice", "today", "remind"}
-)
+    {
+        "visit", "probe", "objection", "debrief", "account", "practice", "today", "remind",
+        "team", "digest",
+    }
+)  # fmt: skip
 
 
 class GlossaryEntry(Item):
@@ -598,6 +688,10 @@ COLLECTIONS: dict[str, type[Item]] = {
     "rubric_criteria": RubricCriterion,
     "scenarios": Scenario,
     "glossary": GlossaryEntry,
+    "contact_tactics": ContactTactic,
+    "probing_techniques": ProbingTechnique,
+    "question_forms": QuestionFormInfo,
+    "opening_signals": OpeningSignal,
 }
 """Sections that are lists of items with ids: merged by id across files."""
 
@@ -608,6 +702,8 @@ SINGLETONS: dict[str, type[Model]] = {
     "objective_coaching": ObjectiveCoaching,
     "self_rating": SelfRating,
     "reply_rules": ReplyRules,
+    "relationship_marketing": RelationshipMarketing,
+    "manager_coaching": ManagerCoaching,
 }
 """Sections that are one object: a company file replaces the default one whole."""
 
@@ -640,6 +736,12 @@ class PlaybookFile(Model):
     objective_coaching: ObjectiveCoaching | None = None
     self_rating: SelfRating | None = None
     reply_rules: ReplyRules | None = None
+    contact_tactics: list[ContactTactic] | None = None
+    probing_techniques: list[ProbingTechnique] | None = None
+    question_forms: list[QuestionFormInfo] | None = None
+    opening_signals: list[OpeningSignal] | None = None
+    relationship_marketing: RelationshipMarketing | None = None
+    manager_coaching: ManagerCoaching | None = None
 
 
 class Playbooks(Model):
@@ -670,6 +772,12 @@ class Playbooks(Model):
     objective_coaching: ObjectiveCoaching
     self_rating: SelfRating
     reply_rules: ReplyRules
+    contact_tactics: dict[str, ContactTactic]
+    probing_techniques: dict[str, ProbingTechnique]
+    question_forms: dict[str, QuestionFormInfo]
+    opening_signals: dict[str, OpeningSignal]
+    relationship_marketing: RelationshipMarketing
+    manager_coaching: ManagerCoaching
 
     def questions_for(
         self, stage: SpinStage, industry: str | None = None, direction: str | None = None

@@ -150,7 +150,7 @@ def test_frameworks_answer_the_questions_dialogs_ask() -> None:
     assert grid.cell("theirs", "trail").letter == "C"
     assert grid.cell("ours", "trail").opening_class == "abnormal"
     assert grid.cell("ours", "even").opening_class == "problem"
-    assert grid.by_letter("I").inferred
+    assert grid.by_letter("I").source == "seed"
     assert set(pb.competitive_strategies) == {"head_on", "flanking", "divide", "delay"}
     assert pb.account_tiers.existing_tier("high", "low").id == "EII"
     assert pb.account_tiers.potential_tier("high", "high").id == "PI"

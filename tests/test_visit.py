@@ -166,8 +166,8 @@ def test_full_visit_in_english_with_a_new_account(engine: Engine, database: Data
     chat.press("Our territory")
     chat.press("Even")
     assert "Opening position <b>D</b> · Problem opening" in chat.text
-    assert "Suggested strategy: Divide and conquer" in chat.text
-    chat.press("⭐")
+    assert "No classic strategy is the first move in D" in chat.text
+    chat.press("Divide and conquer")  # the rep's own pick: a retreat strategy
     assert "S1" in chat.labels() or "▫️ S1" in chat.labels()
     chat.press("S1")
     chat.press("I2")
@@ -195,7 +195,7 @@ def test_full_visit_in_english_with_a_new_account(engine: Engine, database: Data
         "<b>Objective:</b> Director Wang agrees to a one-month trial",
         "<b>Stance unknown:</b> Director Wang (Decision maker)",  # not in the chain yet
         "<b>Opening D</b> (Problem opening)",
-        "Divide and conquer",
+        "Divide and conquer (↩️ a retreat strategy: not a first move)",
         "3. How do you plan for peak season?",
         "<b>No budget</b>: Phase the payments",
         "Reference customers, Site visit",
@@ -296,11 +296,9 @@ def test_full_visit_in_chinese_by_typing_with_a_known_contact(
     ("territory", "lead", "letter", "opening_class", "strategy", "strategy_id"),
     [
         ("Our territory", "We lead", "G", "Normal opening", "Head-on", "head_on"),
-        ("Neutral ground", "We lead", "H", "Normal opening", "Divide and conquer", "divide"),
         ("Neutral ground", "Even", "E", "Normal opening", "Flanking", "flanking"),
         ("Their territory", "Even", "F", "Problem opening", "Flanking", "flanking"),
-        ("Our territory", "We trail", "A", "Abnormal opening", "Delay", "delay"),
-        ("Their territory", "We lead", "I", "Abnormal opening", "Head-on", "head_on"),
+        ("Neutral ground", "We trail", "B", "Normal opening", "Flanking", "flanking"),
     ],
 )
 def test_opening_grid_gives_letter_class_move_and_strategy(
@@ -326,6 +324,33 @@ def test_opening_grid_gives_letter_class_move_and_strategy(
     skip_to_end(chat)
     [visit] = visits(database)
     assert (visit.opening, visit.strategy) == (letter, strategy_id)
+
+
+@pytest.mark.parametrize(
+    ("territory", "lead", "letter"),
+    [
+        ("Neutral ground", "We lead", "H"),
+        ("Our territory", "Even", "D"),
+        ("Our territory", "We trail", "A"),
+        ("Their territory", "We lead", "I"),
+    ],
+)
+def test_cells_without_a_first_strategy_suggest_none_and_the_strategy_can_be_skipped(
+    engine: Engine, database: Database, territory: str, lead: str, letter: str
+) -> None:
+    chat = rep(engine)
+    add_account(database, "Huaxin Steel")
+    to_territory(chat)
+    chat.press(territory)
+    chat.press(lead)
+    assert f"No classic strategy is the first move in {letter}" in chat.text
+    assert "Suggested strategy" not in chat.text
+    assert not any("⭐" in label for label in chat.labels())
+    chat.say("/skip")
+    skip_to_end(chat)
+    [visit] = visits(database)
+    assert (visit.opening, visit.strategy) == (letter, None)
+    assert "Strategy:" not in chat.text
 
 
 # ----- coaching branch, back, skip, cancel ---------------------------------------------

@@ -17,7 +17,8 @@ from dialogs.field.accounts import (
     validate_account_name,
     validate_picked_account,
 )
-from playbooks.schema import Playbooks
+from dialogs.field.visit_dialog import role_values
+from playbooks.schema import ContactTactic, Playbooks
 from storage.accounts import (
     contacts_of,
     get_account,
@@ -30,6 +31,7 @@ from storage.accounts import (
 from storage.models import Account, Contact
 
 LEVELS = ("high", "low")
+DECISION_MAKER = "decision_maker"
 
 
 def _begin(ctx: Context, args: str) -> list[Outgoing]:
@@ -136,6 +138,14 @@ def _store_contact_field(field: str) -> Any:
     return store
 
 
+def _relationship_values(ctx: Context) -> dict[str, Any]:
+    """The four relationship types, and the levels relationship marketing climbs (seed 001)."""
+    return {
+        "types": list(ctx.playbooks.relationship_types.values()),
+        "marketing": ctx.playbooks.relationship_marketing,
+    }
+
+
 def _more_contacts(_ctx: Context, value: Any) -> str:
     return "contact_name" if value else END
 
@@ -202,6 +212,7 @@ def account_card(ctx: Context, account: Account) -> str:
                 "stability": account.stability,
             },
         )
+    contacts = contacts_of(ctx.session, account.id or 0)
     value_class = None
     if account.short_term is not None and account.long_term is not None:
         value_class = pb.value_matrix.classify(account.short_term, account.long_term)
@@ -221,8 +232,9 @@ def account_card(ctx: Context, account: Account) -> str:
                 "stance": pb.stances.get(contact.stance),
                 "relationship": pb.relationship_types.get(contact.relationship),
             }
-            for contact in contacts_of(ctx.session, account.id or 0)
+            for contact in contacts
         ],
+        tactics=breakthrough_tactics(pb, contacts),
         visits=[
             {
                 "visit": visit,
@@ -236,6 +248,13 @@ def account_card(ctx: Context, account: Account) -> str:
             for item in open_follow_ups_for_account(ctx.session, account.id or 0)
         ],
     )
+
+
+def breakthrough_tactics(playbooks: Playbooks, contacts: list[Contact]) -> list[ContactTactic]:
+    """Ways past the contacts to a decision maker, when the chain has people but none decides."""
+    if not contacts or any(contact.role == DECISION_MAKER for contact in contacts):
+        return []
+    return list(playbooks.contact_tactics.values())
 
 
 def _opening_class(playbooks: Playbooks, letter: str | None) -> Any:
@@ -338,6 +357,7 @@ ACCOUNT = Dialog(
             options=_choices("decision_roles"),
             columns=2,
             store=_store_contact_field("role"),
+            prompt_values=role_values,
         ),
         Step(
             id="contact_stance",
@@ -354,6 +374,7 @@ ACCOUNT = Dialog(
             options=_choices("relationship_types"),
             columns=2,
             store=_store_contact_field("relationship"),
+            prompt_values=_relationship_values,
         ),
         Step(
             id="more_contacts",

@@ -192,7 +192,10 @@ def _direction_options(ctx: Context) -> list[Option]:
 
 
 def _direction_values(ctx: Context) -> dict[str, Any]:
-    return {"directions": list(ctx.playbooks.directions.values())}
+    return {
+        "directions": list(ctx.playbooks.directions.values()),
+        "techniques": list(ctx.playbooks.probing_techniques.values()),
+    }
 
 
 def offered(ctx: Context, stage: SpinStage) -> list[Question]:
@@ -214,6 +217,7 @@ def _question_step(stage: SpinStage) -> Step:
             "stage": ctx.playbooks.spin_stages[stage],
             "questions": offered(ctx, stage),
             "directions": ctx.playbooks.directions,
+            "forms": ctx.playbooks.question_forms,
         }
 
     return Step(
@@ -311,6 +315,7 @@ def _plan_message(ctx: Context, questions: Sequence[dict[str, Any]]) -> str:
         "probe.plan",
         account=_account_name(ctx),
         groups=[group for group in groups if group["questions"]],
+        forms=list(pb.question_forms.values()),
     )
 
 

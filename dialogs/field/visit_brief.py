@@ -52,6 +52,7 @@ def brief_of_visit(ctx: Context, visit: Visit) -> str:
 def brief_values(ctx: Context, visit: Visit, account: Account) -> dict[str, Any]:
     """Everything the brief template shows, with playbook ids turned into their items."""
     pb = ctx.playbooks
+    warnings = chain_warnings(ctx, visit, account)
     return {
         "visit": visit,
         "account": account,
@@ -60,7 +61,8 @@ def brief_values(ctx: Context, visit: Visit, account: Account) -> dict[str, Any]
         "role": pb.decision_roles.get(visit.contact_role or ""),
         # Once the coach asked for a customer action, that is the objective: not the vague one.
         "objective": visit.customer_action or visit.objective or "",
-        "warnings": chain_warnings(ctx, visit, account),
+        "warnings": warnings,
+        "tactics": _tactics(ctx, warnings),
         "last": _last_debrief(ctx, visit, account),
         "needs": _needs_heard(ctx, visit, account),
         "plan": _plan_questions(ctx, visit, account),
@@ -86,7 +88,8 @@ def opening_values(playbooks: Playbooks, territory: str | None, lead: str | None
         "opening_class": next(
             (item for item in grid.classes if item.id == cell.opening_class), None
         ),
-        "suggested": playbooks.competitive_strategies.get(cell.strategy),
+        # Some cells have no classic first strategy: their move is the advice.
+        "suggested": playbooks.competitive_strategies.get(cell.strategy or ""),
     }
 
 
@@ -130,6 +133,13 @@ def chain_warnings(ctx: Context, visit: Visit, account: Account) -> list[dict[st
     if not deciders and visit.contact_role != DECISION_MAKER:
         missing.append({"kind": "no_decider"})
     return [*opponents, *missing, *unknown][:MAX_WARNINGS]
+
+
+def _tactics(ctx: Context, warnings: list[dict[str, Any]]) -> list[str]:
+    """With no decision maker known, the ways past a contact to one (their names only)."""
+    if any(warning["kind"] == "no_decider" for warning in warnings):
+        return [ctx.local(tactic.label) for tactic in ctx.playbooks.contact_tactics.values()]
+    return []
 
 
 def _last_debrief(ctx: Context, visit: Visit, account: Account) -> dict[str, Any] | None:

@@ -160,6 +160,11 @@ def _roles(ctx: Context) -> list[Option]:
     return [Option(role.id, ctx.local(role.label), literal=True) for role in roles]
 
 
+def role_values(ctx: Context) -> dict[str, Any]:
+    """The decision roles with their typical titles, to place a person by their title."""
+    return {"roles": list(ctx.playbooks.decision_roles.values())}
+
+
 # ----- objective -------------------------------------------------------------------
 
 
@@ -279,10 +284,17 @@ def _strategy_options(ctx: Context) -> list[Option]:
     options = []
     for strategy in ctx.playbooks.competitive_strategies.values():
         label = ctx.local(strategy.label)
+        if strategy.retreat:  # a retreat strategy says so wherever it is offered
+            label = ctx.t("visit.retreat_option", label=label)
         if suggested is not None and strategy.id == suggested.id:
             label = ctx.t("visit.suggested", label=label)
         options.append(Option(strategy.id, label, literal=True))
     return options
+
+
+def _strategy_values(ctx: Context) -> dict[str, Any]:
+    retreats = [s for s in ctx.playbooks.competitive_strategies.values() if s.retreat]
+    return {**_opening(ctx), "retreats": [ctx.local(item.label) for item in retreats]}
 
 
 # ----- prepared questions ----------------------------------------------------------
@@ -508,6 +520,7 @@ VISIT = Dialog(
             kind=AnswerKind.CHOICE,
             options=_roles,
             columns=2,
+            prompt_values=role_values,
             when=lambda ctx: ctx.data.get("contact_id") is None,
         ),
         Step(
@@ -568,7 +581,9 @@ VISIT = Dialog(
             kind=AnswerKind.CHOICE,
             options=_strategy_options,
             columns=2,
-            prompt_values=_opening,
+            # Optional, like the checklist item: some cells have no classic first strategy.
+            optional=True,
+            prompt_values=_strategy_values,
         ),
         Step(
             id="questions",

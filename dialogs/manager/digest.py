@@ -381,7 +381,32 @@ def _openings_section(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
                 "accounts": accounts,
             }
         )
-    return t("digest.openings", counts=counts, groups=groups)
+    return t(
+        "digest.openings", counts=counts, groups=groups, **opening_reading(openings, t, playbooks)
+    )
+
+
+def opening_reading(openings: dict[str, int], t: Texts, playbooks: Playbooks) -> dict[str, Any]:
+    """What the mix of openings means: each class's share and the signals it shows (seed 000).
+
+    The signals and their thresholds are playbook data (`opening_signals`).
+    """
+    grid, total = playbooks.opening_grid, sum(openings.values())
+    shares = []
+    for item in grid.classes:
+        count = sum(openings.get(c.letter, 0) for c in grid.cells if c.opening_class == item.id)
+        shares.append({"label": item.label.get(t.language), "share": round(100 * count / total)})
+    signals = [
+        {
+            "meaning": signal.meaning.get(t.language),
+            "action": signal.action.get(t.language),
+            "ours": signal.source == "ours",
+        }
+        for signal in playbooks.opening_signals.values()
+        if signal.matches(openings)
+    ]
+    needed = min((s.min_openings for s in playbooks.opening_signals.values()), default=1)
+    return {"shares": shares, "signals": signals, "enough": total >= needed}
 
 
 def _value_section(digest: Digest, t: Texts, playbooks: Playbooks) -> str:

@@ -54,7 +54,7 @@ from storage.comments import (
     team_of_member,
 )
 from storage.digest_queries import Member, team_roster
-from storage.models import Debrief, Reminder, Team, User
+from storage.models import Account, Debrief, Reminder, Team, User
 from storage.reminders import schedule
 from storage.teams import get_team, managed_teams
 
@@ -190,6 +190,7 @@ def _roster_values(ctx: Context) -> dict[str, Any]:
     return {
         "team": team.name if team is not None else "",
         "count": sum(1 for person in people if person.team_role == "member"),
+        "ride_along": ctx.playbooks.manager_coaching.ride_along,
         "people": [
             {
                 "name": person.name,
@@ -317,7 +318,17 @@ def _after_read(_ctx: Context, value: Any) -> str:
 
 def _comment_values(ctx: Context) -> dict[str, Any]:
     member = _member(ctx, ctx.data.get("member"))
-    return {"name": member.display_name if member else ""}
+    return {"name": member.display_name if member else "", **_coaching_values(ctx)}
+
+
+def _coaching_values(ctx: Context) -> dict[str, Any]:
+    """How to coach this deal (seed 002): do and check when small, plan-do-check when large."""
+    debrief = _debrief(ctx, ctx.data.get("debrief"))
+    account_id = debrief.account_id if debrief is not None else None
+    account = ctx.session.get(Account, account_id) if account_id is not None else None
+    short_term = account.short_term if account is not None else None
+    coaching = ctx.playbooks.manager_coaching
+    return {"coaching": coaching, "mode": coaching.mode(short_term), "short_term": short_term}
 
 
 def debrief_card(ctx: Context, debrief: Debrief) -> str:
