@@ -553,6 +553,34 @@ class Scenario(Item):
         return self
 
 
+# --- trio.yaml ----------------------------------------------------------------
+
+
+class ObserverItem(Item):
+    """One item of the observer's form in role-play in threes, scored 7, 5 or 3."""
+
+    label: Localized
+    hint: Localized
+
+
+class TrioObjection(Model):
+    """An objection the customer raises, and the moment to soften it."""
+
+    raise_: Localized = Field(alias="raise")
+    soften: Localized
+
+
+class TrioCard(Item):
+    """A role-play in threes on a scenario (same id): the rep's situation and the
+    customer's private brief."""
+
+    minutes: Annotated[int, _in_range("minutes", 1, 60)]
+    rep: Localized
+    who: Localized
+    hidden_need: Localized
+    objections: Annotated[list[TrioObjection], Field(min_length=1)]
+
+
 # --- glossary.yaml ----------------------------------------------------------
 
 GLOSSARY_COMMANDS = frozenset(
@@ -598,6 +626,8 @@ COLLECTIONS: dict[str, type[Item]] = {
     "rubric_criteria": RubricCriterion,
     "scenarios": Scenario,
     "glossary": GlossaryEntry,
+    "observer_form": ObserverItem,
+    "trio_cards": TrioCard,
 }
 """Sections that are lists of items with ids: merged by id across files."""
 
@@ -634,6 +664,8 @@ class PlaybookFile(Model):
     rubric_criteria: list[RubricCriterion] | None = None
     glossary: list[GlossaryEntry] | None = None
     scenarios: list[Scenario] | None = None
+    observer_form: list[ObserverItem] | None = None
+    trio_cards: list[TrioCard] | None = None
     value_matrix: ValueMatrix | None = None
     opening_grid: OpeningGrid | None = None
     account_tiers: AccountTiers | None = None
@@ -664,6 +696,8 @@ class Playbooks(Model):
     rubric_criteria: dict[str, RubricCriterion]
     scenarios: dict[str, Scenario]
     glossary: dict[str, GlossaryEntry]
+    observer_form: dict[str, ObserverItem]
+    trio_cards: dict[str, TrioCard]
     value_matrix: ValueMatrix
     opening_grid: OpeningGrid
     account_tiers: AccountTiers

@@ -34,6 +34,7 @@ from dialogs.core.steps import (
     StopDialog,
     Turn,
 )
+from dialogs.practice import trio_messages
 from dialogs.practice.progress_chart import Series, render_progress
 from dialogs.practice.roleplay_llm import AiCustomer, Line
 from dialogs.practice.roleplay_scoring import (
@@ -707,7 +708,9 @@ def show_progress(ctx: Context, _args: str) -> list[Outgoing]:
         reason=reason,
     )
     attachments = {CHART: _chart(ctx, drills)} if drills else {}
-    return [Outgoing(text, attachments=attachments)]
+    replies = [Outgoing(text, attachments=attachments)]
+    trio = trio_messages.progress_section(ctx)  # role-play in threes, as the rep
+    return [*replies, trio] if trio is not None else replies
 
 
 # ----- managers: the team and the member -----------------------------------------------------
@@ -1120,6 +1123,8 @@ def drill_reminder(ctx: Context, reminder: Reminder) -> Outgoing | None:
 
     None when what it was about is gone, done, or not the recipient's.
     """
+    if reminder.dedup_key.startswith("trio:"):  # role-play in threes reaching the others
+        return trio_messages.compose(ctx, reminder)
     parsed = parse_drill_key(reminder.dedup_key)
     if parsed is None:
         return None
