@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import Engine as Database
@@ -14,7 +14,9 @@ from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
 from dialogs.core.engine import Engine
 from dialogs.core.io import Incoming, Outgoing
 from dialogs.core.steps import Services
+from dialogs.core.texts import Texts
 from dialogs.field.reminder_messages import compose
+from dialogs.manager.digest import build_digest, digest_html
 from playbooks.loader import load_playbooks
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
@@ -28,6 +30,7 @@ from storage.trio import (
     rounds_as_rep,
     rounds_between,
     seats_for_round,
+    start_round,
 )
 from tests.conftest import FIXED_NOW
 from tests.helpers import Chat
@@ -402,5 +405,54 @@ def test_storage_on_both_databases(any_database: str) -> None:
             day = timedelta(days=1)
             week = rounds_between(session, ids, FIXED_NOW - day, FIXED_NOW + day)
             assert len(week) == 1 and week[0].scores["rapport"] == 7
+    finally:
+        database.dispose()
+
+
+# ----- the manager's weekly digest ---------------------------------------------------------
+
+
+def test_the_digest_shows_each_members_rounds_as_the_rep(any_database: str) -> None:
+    database = make_engine(any_database)
+    upgrade(database)
+    try:
+        with transaction(database) as session:
+            boss = User(platform="telegram", platform_user_id="9000", display_name="Boss")
+            session.add(boss)
+            session.flush()
+            team = Team(name="East", created_by=boss.id or 0)
+            session.add(team)
+            session.flush()
+            ids = []
+            for number, name in enumerate(("Ann", "Ben", "Cai")):
+                user = User(platform="telegram", platform_user_id=str(9001 + number))
+                user.display_name, user.role = name, "trainee"
+                session.add(user)
+                session.flush()
+                session.add(Membership(team_id=team.id or 0, user_id=user.id or 0))
+                ids.append(user.id or 0)
+            trio = create_session(
+                session, creator_id=ids[0], card_id="needs-probing", language="en", now=FIXED_NOW
+            )
+            for user in ids[1:]:
+                join(session, trio, user, FIXED_NOW)
+            for number, total in ((1, 70), (2, 84)):
+                played = session.exec(select(TrioRound).where(TrioRound.number == number)).one()
+                played.total, played.finished_at = total, FIXED_NOW
+                session.add(played)
+                if number == 1:
+                    start_round(session, trio, 2, FIXED_NOW)
+            team_id = team.id or 0
+        with transaction(database) as session:
+            digest = build_digest(
+                session, team_id, "2026-W48", zone=UTC, now=FIXED_NOW + timedelta(days=7),
+                playbooks=PB,
+            )  # fmt: skip
+            assert digest is not None and not digest.empty
+            html = digest_html(digest, Texts("en"), PB)
+        assert "Role-play in threes" in html
+        assert "Ann: 1 round(s) as the rep, average 70/98" in html
+        assert "Ben: 1 round(s) as the rep, average 84/98" in html
+        assert "Cai:" not in html.split("Role-play in threes")[1].split("\n\n")[0]
     finally:
         database.dispose()
