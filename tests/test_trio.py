@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, timedelta
@@ -456,3 +457,21 @@ def test_the_digest_shows_each_members_rounds_as_the_rep(any_database: str) -> N
         assert "Cai:" not in html.split("Role-play in threes")[1].split("\n\n")[0]
     finally:
         database.dispose()
+
+
+def test_mydata_exports_and_forget_strips_the_observers_comments(
+    trio_engine: Engine, database: Database
+) -> None:
+    (ann, _ben, cai), _ = start_trio(trio_engine)
+    cai.press("2. Substance")
+    cai.say("Named a client Ann can call")
+    fill_form(cai, [5] * 14)
+    cai.press("Finish round")
+    ann.say("/mydata")
+    [export] = [reply for reply in ann.replies if reply.attachments]
+    dump = json.loads(export.attachments["salescoach-data.json"])
+    assert dump["trio_rounds"][0]["comments"] == {"substance": "Named a client Ann can call"}
+    ann.say("/forget")
+    ann.press("Yes")
+    [played, _second] = rounds(database)
+    assert played.comments == {} and played.total == 70  # counted, but says nothing
