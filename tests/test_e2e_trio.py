@@ -77,9 +77,17 @@ async def score(
     """The observer presses `value` on each of `items`; each press redraws the form in place."""
     session_id = int(re.search(r"@t(\d+):", form.button("Finish round")).group(1))  # type: ignore[union-attr]
     for index in items:
-        edits = len(form.edits)
-        fake.press(person.user, form, f"@t{session_id}:r{number}i{index}s{value}")
-        await fake.wait_until(lambda edits=edits: len(form.edits) > edits)  # type: ignore[misc]
+        data = f"@t{session_id}:r{number}i{index}s{value}"
+        if data not in [pressed for _, pressed in form.buttons()]:  # on the form's other page
+            await redraw(fake, person, form, form.button("▸"))
+        await redraw(fake, person, form, data)
+
+
+async def redraw(fake: FakeTelegram, person: Person, form: SentMessage, data: str) -> None:
+    """Press a button of the form and wait until the bot has redrawn it in place."""
+    edits = len(form.edits)
+    fake.press(person.user, form, data)
+    await fake.wait_until(lambda: len(form.edits) > edits)
 
 
 def text(message: SentMessage) -> str:

@@ -111,14 +111,25 @@ def user_id(database: Database, chat: Chat) -> int:
         return user.id or 0
 
 
+def score_button(chat: Chat, index: int, score: int) -> str:
+    """The data of the button giving item `index` a `score` on the form shown last, turning
+    the form's page first when the item is on the other one."""
+    for _ in range(2):
+        for row in chat.replies[-1].buttons:
+            for button in row:
+                if button.data.endswith(f"i{index}s{score}"):
+                    return button.data
+        chat.send(Incoming.pressed(chat.button("▸")))
+        assert chat.replies[0].replace, "turning the page redraws the form in place"
+    raise AssertionError(f"no button for item {index} and score {score}")
+
+
 def fill_form(chat: Chat, scores: list[int]) -> None:
     """Press 7, 5 or 3 on every item of the form shown last."""
     for index, score in enumerate(scores):
-        form = chat.replies[-1]
-        row = form.buttons[index]
-        button = next(b for b in row if b.label.lstrip("●") == str(score))
-        chat.send(Incoming.pressed(button.data))
+        chat.send(Incoming.pressed(score_button(chat, index, score)))
         assert chat.replies[0].replace, "a press redraws the form in place"
+        assert f"✔ {index + 1}: {score}" in chat.labels()
 
 
 def start_trio(engine: Engine) -> tuple[list[Chat], str]:
@@ -173,7 +184,7 @@ def test_three_rounds_with_rotating_roles_reach_everyone(
     assert "soften when" in ben_card.text
 
     # The rep presses the observer's button: refused, nothing recorded.
-    seven = cai.replies[-1].buttons[0][1].data
+    seven = score_button(cai, 0, 7)
     ann.send(Incoming.pressed(seven))
     assert "Only the observer, Cai" in ann.text
     assert rounds(database)[0].scores == {}
@@ -184,6 +195,7 @@ def test_three_rounds_with_rotating_roles_reach_everyone(
     assert "Score every item" in cai.text and "Confidence" in cai.text
 
     # A comment on an item, by pressing its name.
+    cai.press("Comment")
     cai.press("1. Confidence")
     assert "Your comment on <b>Confidence</b>" in cai.text
     cai.say("Steady voice, <b>good</b> opening")
@@ -463,6 +475,7 @@ def test_mydata_exports_and_forget_strips_the_observers_comments(
     trio_engine: Engine, database: Database
 ) -> None:
     (ann, _ben, cai), _ = start_trio(trio_engine)
+    cai.press("Comment")
     cai.press("2. Substance")
     cai.say("Named a client Ann can call")
     fill_form(cai, [5] * 14)

@@ -32,6 +32,7 @@ from dialogs.practice.trio_messages import (
     form_message,
     invite_message,
     name_of,
+    page_of,
     role_message,
 )
 from storage.drills import is_team_member, team_members
@@ -63,7 +64,7 @@ TRIO, COMMENT = "trio", "trio_comment"
 MAX_COMMENT = 300
 LEAVE_WORDS = ("leave", "退出")
 DEEP_LINK = "trio-"  # /start trio-CODE, from a t.me link
-_FORM_VERB = re.compile(r"^r(\d)(?:i(\d{1,2})(?:s(\d))?|(fin))$")
+_FORM_VERB = re.compile(r"^r(\d)(?:i(\d{1,2})s(\d)|p(\d)|(fin)|(cmt))$")
 
 
 # ----- telling the others ------------------------------------------------------------------
@@ -347,17 +348,33 @@ def _item_ids(ctx: Context) -> list[str]:
 
 def _begin_comment(ctx: Context, args: str) -> list[Outgoing]:
     parts = args.split(":")
-    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
         raise StopDialog([Outgoing(ctx.t("trio.round_over"))])
-    trio_id, number, index = (int(part) for part in parts)
-    if _observed_round(ctx, trio_id, number) is None or index >= len(_item_ids(ctx)):
+    trio_id, number = (int(part) for part in parts)
+    if _observed_round(ctx, trio_id, number) is None:
         raise StopDialog([Outgoing(ctx.t("trio.round_over"))])
-    ctx.data.update({"trio": trio_id, "round": number, "item": index})
+    ctx.data.update({"trio": trio_id, "round": number})
     return []
 
 
+def _item_options(ctx: Context) -> list[Option]:
+    return [
+        Option(f"i{index}", f"{index + 1}. {ctx.local(item.label)}", literal=True)
+        for index, item in enumerate(ctx.playbooks.observer_form.values())
+    ]
+
+
+def _validate_item(ctx: Context, value: Any) -> str | None:
+    index = key_number(value, "i")
+    return None if index is not None and index < len(_item_ids(ctx)) else "errors.not_available"
+
+
+def _picked_item(ctx: Context) -> str:
+    return _item_ids(ctx)[key_number(ctx.data.get("item"), "i") or 0]
+
+
 def _comment_values(ctx: Context) -> dict[str, Any]:
-    item = ctx.playbooks.observer_form[_item_ids(ctx)[int(ctx.data["item"])]]
+    item = ctx.playbooks.observer_form[_picked_item(ctx)]
     found = _observed_round(ctx, int(ctx.data["trio"]), int(ctx.data["round"]))
     current = found[1].comments.get(item.id, "") if found else ""
     return {"label": ctx.local(item.label), "hint": ctx.local(item.hint), "current": current}
@@ -368,13 +385,14 @@ def _finish_comment(ctx: Context) -> list[Outgoing]:
     if found is None:
         return [Outgoing(ctx.t("trio.round_over"))]
     trio, played = found
-    item = _item_ids(ctx)[int(ctx.data["item"])]
+    item = _picked_item(ctx)
     text = str(ctx.data.get("text") or "").strip()
     set_comment(ctx.session, played, item, "" if text == "-" else text)
     label = ctx.local(ctx.playbooks.observer_form[item].label)
+    page = page_of(_item_ids(ctx).index(item))
     return [
         Outgoing(ctx.t("trio.comment_saved", label=label)),
-        form_message(ctx, trio, played, intro=False),
+        form_message(ctx, trio, played, intro=False, page=page),
     ]
 
 
@@ -383,6 +401,14 @@ COMMENT_DIALOG = Dialog(
     begin=_begin_comment,
     finish=_finish_comment,
     steps=(
+        Step(
+            id="item",
+            prompt="trio.pick_item",
+            kind=AnswerKind.CHOICE,
+            options=_item_options,
+            columns=2,
+            validate=_validate_item,
+        ),
         Step(
             id="text",
             prompt="trio.ask_comment",
@@ -417,19 +443,20 @@ def on_trio_button(turn: Turn, action: ActionData) -> list[Outgoing]:
         observer = name_of(ctx.session, played.observer_id)
         notice = ctx.t("trio.observer_only", observer=observer)
         return [Outgoing(notice, notice=notice)]
-    if match.group(4):
+    if match.group(5):
         return _finish_round(ctx, trio, played)
-    index = int(match.group(2))
+    if match.group(6):
+        return turn.start_dialog(COMMENT, f"{trio.id}:{number}")
+    if match.group(4) is not None:  # the other page of the form
+        form = form_message(ctx, trio, played, intro=False, page=int(match.group(4)) % 2)
+        form.replace = True
+        return [form]
+    index, score = int(match.group(2)), int(match.group(3))
     items = _item_ids(ctx)
-    if index >= len(items):
-        return _stale(ctx)
-    if match.group(3) is None:
-        return turn.start_dialog(COMMENT, f"{trio.id}:{number}:{index}")
-    score = int(match.group(3))
-    if score not in FORM_SCORES:
+    if index >= len(items) or score not in FORM_SCORES:
         return _stale(ctx)
     set_score(ctx.session, played, items[index], score)
-    form = form_message(ctx, trio, played, intro=False)
+    form = form_message(ctx, trio, played, intro=False, page=page_of(index))
     form.replace = True
     return [form]
 

@@ -160,42 +160,52 @@ def role_message(ctx: Context, trio: TrioSession, played: TrioRound) -> Outgoing
     return Outgoing(text, buttons=[[leave_button(ctx, trio)]])
 
 
-def _score_button(
-    ctx: Context, trio_id: int, number: int, index: int, score: int, chosen: bool
-) -> Button:
-    label = f"{'●' if chosen else ''}{score}"
-    verb = f"r{number}i{index}s{score}"
-    return Button(label, encode_action(TRIO_BUTTON, trio_id, verb))
+PAGE = 7  # items with buttons per page: 21 score buttons and 5 others, the 26 a terminal codes
 
 
-def form_message(ctx: Context, trio: TrioSession, played: TrioRound, *, intro: bool) -> Outgoing:
-    """The observer's form: 14 items with 7 / 5 / 3 each, comments, the clock, Finish."""
+def _action(trio_id: int, verb: str) -> str:
+    return encode_action(TRIO_BUTTON, trio_id, verb)
+
+
+def _score_button(trio_id: int, number: int, index: int, score: int, chosen: bool) -> Button:
+    label = f"{'✔ ' if chosen else ''}{index + 1}: {score}"
+    return Button(label, _action(trio_id, f"r{number}i{index}s{score}"))
+
+
+def page_of(index: int) -> int:
+    """The page of the form whose buttons score item `index`."""
+    return index // PAGE
+
+
+def form_message(
+    ctx: Context, trio: TrioSession, played: TrioRound, *, intro: bool, page: int = 0
+) -> Outgoing:
+    """The observer's form: all 14 items and the clock; 7 / 5 / 3 buttons for one page of
+    seven items, the other page, a comment, Finish round and Leave."""
     card = card_of(ctx, played.card_id)
+    trio_id, verb = trio.id or 0, f"r{played.number}"
     items = []
     rows: list[list[Button]] = []
     for index, item in enumerate(ctx.playbooks.observer_form.values()):
-        label = ctx.local(item.label)
         score = played.scores.get(item.id)
         items.append(
             {
                 "number": index + 1,
-                "label": label,
+                "label": ctx.local(item.label),
                 "hint": ctx.local(item.hint),
                 "score": score,
                 "comment": played.comments.get(item.id, ""),
+                "here": page_of(index) == page,
             }
         )
-        name = Button(
-            f"{index + 1}. {label}",
-            encode_action(TRIO_BUTTON, trio.id or 0, f"r{played.number}i{index}"),
-        )
-        rows.append(
-            [name]
-            + [
-                _score_button(ctx, trio.id or 0, played.number, index, value, score == value)
-                for value in FORM_SCORES
-            ]
-        )
+        if page_of(index) == page:
+            rows.append(
+                [
+                    _score_button(trio_id, played.number, index, value, score == value)
+                    for value in FORM_SCORES
+                ]
+            )
+    pages = page_of(len(items) - 1) + 1
     scored = [item["score"] for item in items if item["score"] is not None]
     text = ctx.t(
         "trio.form",
@@ -214,16 +224,18 @@ def form_message(ctx: Context, trio: TrioSession, played: TrioRound, *, intro: b
         elapsed=elapsed(played.started_at, ctx.now),
         minutes=card.minutes if card is not None else None,
     )
-    verb = f"r{played.number}"
+    other = (page + 1) % pages
+    first, last = other * PAGE + 1, min(len(items), (other + 1) * PAGE)
+    turn = plain(ctx.t("trio.button_page", first=first, last=last))
+    comment = plain(ctx.t("trio.button_comment"))
     rows.append(
         [
-            Button(
-                plain(ctx.t("trio.button_finish")),
-                encode_action(TRIO_BUTTON, trio.id or 0, verb + "fin"),
-            ),
+            Button(turn, _action(trio_id, f"{verb}p{other}")),
+            Button(comment, _action(trio_id, f"{verb}cmt")),
         ]
     )
-    rows.append([leave_button(ctx, trio)])
+    finish = plain(ctx.t("trio.button_finish"))
+    rows.append([Button(finish, _action(trio_id, f"{verb}fin")), leave_button(ctx, trio)])
     return Outgoing(text, buttons=rows)
 
 
