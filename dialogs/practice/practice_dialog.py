@@ -505,7 +505,8 @@ def _unsure_replies(drill: Drill) -> list[int]:
 
 def scorecard(ctx: Context, drill: Drill, *, who: str | None = None) -> Outgoing:
     """The drill's scorecard (effective scores) with a button for the one suggested drill."""
-    low, next_drill = suggestion_for(ctx, drill)
+    low = suggestion_for(ctx, drill)[0]
+    next_drill, reason = recommended(ctx, drill.user_id)
     text = ctx.t(
         "practice.scorecard",
         title=_title(ctx, drill.scenario_id),
@@ -515,6 +516,7 @@ def scorecard(ctx: Context, drill: Drill, *, who: str | None = None) -> Outgoing
         maximum=_maximum(ctx, drill.scenario_id),
         weakest=_criterion_label(ctx, low) if low else None,
         suggestion=_title(ctx, next_drill),
+        reason=reason,
         unsure=_unsure_replies(drill),
         reviewed=bool(drill.overrides),
     )
@@ -660,11 +662,23 @@ def _next_drill(
     for criterion_id, values in _history(ctx, drills[:RECENT]):
         scores = [value for value in values if value is not None]
         averages[criterion_id] = sum(scores) / len(scores)
-    if averages:
+    if averages and min(averages.values()) < OUTSTANDING:
         low = ctx.playbooks.rubric_criteria[min(averages, key=lambda c: averages[c])]
         reason = ctx.t("practice.reason_weakest", criterion=ctx.local(low.label))
         return _drill_for(ctx, low, drills[0].scenario_id), reason
-    return _ordered(ctx)[0], ctx.t("practice.reason_first")
+    ordered = _ordered(ctx)
+    if averages:  # 7 on every criterion lately: the next drill in the list
+        last = drills[0].scenario_id
+        index = ordered.index(last) if last in ordered else -1
+        return ordered[(index + 1) % len(ordered)], ctx.t("practice.reason_challenge")
+    return ordered[0], ctx.t("practice.reason_first")
+
+
+def recommended(ctx: Context, user_id: int) -> tuple[str, str]:
+    """The one drill recommended to `user_id` next, and why: the scorecard, its button and
+    /progress all show this one."""
+    drills = finished_drills(ctx.session, user_id)
+    return _next_drill(ctx, drills, open_assignments(ctx.session, user_id))
 
 
 def _chart(ctx: Context, drills: Sequence[Drill]) -> bytes:
@@ -681,8 +695,7 @@ def _chart(ctx: Context, drills: Sequence[Drill]) -> bytes:
 def show_progress(ctx: Context, _args: str) -> list[Outgoing]:
     """/progress: recent drills, scores per criterion over time (text and chart), what next."""
     drills = finished_drills(ctx.session, ctx.user.id or 0)
-    assigned = open_assignments(ctx.session, ctx.user.id or 0)
-    next_id, reason = _next_drill(ctx, drills, assigned)
+    next_id, reason = recommended(ctx, ctx.user.id or 0)
     text = ctx.t(
         "practice.progress",
         drills=[
@@ -1205,7 +1218,7 @@ def _practise_next(turn: Turn, drill_id: int) -> list[Outgoing]:
     drill = get_drill(ctx.session, drill_id)
     if drill is None or drill.user_id != ctx.user.id or drill.status != "finished":
         return _stale(ctx)
-    return turn.start_dialog(PRACTICE, suggestion_for(ctx, drill)[1])
+    return turn.start_dialog(PRACTICE, recommended(ctx, ctx.user.id or 0)[0])
 
 
 _BUTTONS: dict[str, Callable[[Turn, int], list[Outgoing]]] = {
