@@ -505,6 +505,12 @@ class Branch(Model):
     if_any: list[str] = []
     if_none: list[str] = []
     say: Localized
+    # The customer agrees to a proposal: the time (and place) in `say` become the ones the
+    # trainee offered, when they offered others.
+    follows_offer: bool = False
+    # A model reply to this line, shown with the model answers when the trainee heard it
+    # (the next turn's own model answer replies to the line a model answer leads to).
+    model_answer: Localized | None = None
 
     @property
     def unconditional(self) -> bool:
@@ -540,6 +546,7 @@ class Scenario(Item):
     criteria: Annotated[list[str], Field(min_length=1)]
     turns: Annotated[list[ScenarioTurn], Field(min_length=MIN_TURNS, max_length=MAX_TURNS)]
     industries: Industries = [ANY_INDUSTRY]
+    places: list[Localized] = []  # sites the trainee may propose (for follows_offer lines)
 
     @model_validator(mode="after")
     def _every_criterion_assessed(self) -> Scenario:

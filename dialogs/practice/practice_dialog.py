@@ -46,7 +46,7 @@ from dialogs.practice.roleplay_scoring import (
     score_reply,
     weakest,
 )
-from dialogs.practice.roleplay_script import opening, reply_to
+from dialogs.practice.roleplay_script import choose_branch, opening, reply_to
 from playbooks.schema import MAX_TURNS, RUBRIC_SCORES, RubricCriterion, Scenario, Skill
 from storage.accounts import industries_around
 from storage.drills import (
@@ -338,7 +338,7 @@ def _store_turn(number: int) -> Callable[[Context, Any], None]:
         scenario = _scenario(ctx)
         text = str(value)
         result = score_reply(text, scenario, number, ctx.playbooks)
-        scripted = reply_to(scenario, number, result.seen, _language(ctx))
+        scripted = reply_to(scenario, number, result.seen, _language(ctx), text)
         # Going back and answering again replaces this reply and everything after it.
         transcript = list(ctx.data.get("transcript", []))[: 2 * number - 1]
         transcript.append(_trainee_entry(number, text, result, scripted.branch))
@@ -529,18 +529,46 @@ def scorecard(ctx: Context, drill: Drill, *, who: str | None = None) -> Outgoing
 
 
 def _model_answers(ctx: Context, scenario: Scenario, transcript: Sequence[dict[str, Any]]) -> str:
+    """Per reply: the line the trainee heard, their answer, and a model answer to that line,
+    or, when none was written for it, the model answer with the line it replies to."""
     language = _language(ctx)
     turns = []
-    for index, entry in enumerate(_trainee_entries(transcript)):
+    entries = _trainee_entries(transcript)
+    for index, entry in enumerate(entries):
         asked = transcript[2 * index] if 2 * index < len(transcript) else {"text": ""}
+        model, written_for = _model_for(ctx, scenario, entries, index, asked, language)
         turns.append(
-            {
-                "customer": asked["text"],
-                "mine": entry["text"],
-                "model": scenario.turns[index].model_answer.get(language),
-            }
+            {"customer": asked["text"], "mine": entry["text"], "model": model, "for": written_for}
         )
     return ctx.t("practice.model_answers", turns=turns, customer=ctx.local(scenario.customer))
+
+
+def _model_for(
+    ctx: Context,
+    scenario: Scenario,
+    entries: Sequence[dict[str, Any]],
+    index: int,
+    asked: dict[str, Any],
+    language: str,
+) -> tuple[str, str | None]:
+    """A model answer for reply `index` (0-based) and, when it does not reply to the line
+    heard, the line it does reply to."""
+    model = scenario.turns[index].model_answer.get(language)
+    if index == 0:
+        return model, None  # the opening: always the scripted one
+    previous = scenario.turns[index - 1]
+    # The line the turn's model answer replies to: where the previous model answer leads.
+    led_by = score_reply(previous.model_answer.get(language), scenario, index, ctx.playbooks)
+    expected = choose_branch(previous, led_by.seen)
+    heard = int(entries[index - 1].get("branch", -1))
+    scripted = asked.get("source", "script") == "script"
+    if scripted and heard == expected:
+        return model, None
+    if scripted and 0 <= heard < len(previous.branches):
+        own = previous.branches[heard].model_answer
+        if own is not None:
+            return own.get(language), None
+    return model, previous.branches[expected].say.get(language)
 
 
 def _fulfil_assignment(ctx: Context, drill: Drill) -> None:
