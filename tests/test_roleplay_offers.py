@@ -97,6 +97,25 @@ def test_model_answers_reply_to_the_line_heard(engine: Engine) -> None:
     second = NO_NEED.turns[1]
     led_by = score_reply(second.model_answer.en, NO_NEED, 2, PB).seen
     written_for = second.branches[choose_branch(second, led_by)].say.en
-    heard = reply_to(NO_NEED, 2, score_reply("OK.", NO_NEED, 2, PB).seen, "en").text
-    assert heard != written_for and f"“{heard}”" in reply_3
-    assert f"It replies to “{written_for}”" in reply_3
+    after_ok = choose_branch(second, score_reply("OK.", NO_NEED, 2, PB).seen)
+    heard = second.branches[after_ok]
+    assert heard.say.en != written_for and f"“{heard.say.en}”" in reply_3
+    assert heard.model_answer is not None and f"Model: “{heard.model_answer.en}”" in reply_3
+    assert "It replies to" not in reply_3
+
+
+def test_every_line_a_trainee_can_hear_has_a_model_reply_that_scores_well() -> None:
+    """Lines off the model path carry their own model reply, judged on the next turn."""
+    for scenario in PB.scenarios.values():
+        for number, turn in enumerate(scenario.turns[:-1], start=1):
+            for language in ("zh", "en"):
+                led_by = score_reply(turn.model_answer.get(language), scenario, number, PB).seen
+                expected = choose_branch(turn, led_by)
+                for index, branch in enumerate(turn.branches):
+                    if index == expected:
+                        continue
+                    where = f"{scenario.id} turn {number} branch {index} ({language})"
+                    assert branch.model_answer is not None, where
+                    reply = branch.model_answer.get(language)
+                    scores = score_reply(reply, scenario, number + 1, PB).criteria
+                    assert min(item.score for item in scores.values()) >= 5, where
