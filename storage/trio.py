@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlmodel import Session, col, select
@@ -24,6 +24,9 @@ FORM_SCORES = (7, 5, 3)
 # Codes are read aloud and typed: no 0/O, 1/I/L.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
+# A trio still waiting for people after this long is given up: its code stops working and
+# the people in it are free to open or join another.
+GATHERING_LIFETIME = timedelta(days=1)
 
 
 class Joined(StrEnum):
@@ -125,7 +128,12 @@ def seat_of(session: Session, trio_id: int, user_id: int) -> TrioMember | None:
     return session.exec(statement).first()
 
 
-def open_session_of(session: Session, user_id: int) -> TrioSession | None:
+def expired(trio: TrioSession, now: datetime) -> bool:
+    """A trio that gathered for too long without starting."""
+    return trio.status == GATHERING and now - as_utc(trio.created_at) > GATHERING_LIFETIME
+
+
+def open_session_of(session: Session, user_id: int, now: datetime) -> TrioSession | None:
     """The gathering or running session the person has a seat in (joined or invited)."""
     statement = (
         select(TrioSession)
@@ -137,7 +145,7 @@ def open_session_of(session: Session, user_id: int) -> TrioSession | None:
         )
         .order_by(col(TrioSession.id).desc())
     )
-    return session.exec(statement).first()
+    return next((trio for trio in session.exec(statement) if not expired(trio, now)), None)
 
 
 def joined_members(session: Session, trio_id: int) -> list[TrioMember]:
@@ -147,7 +155,7 @@ def joined_members(session: Session, trio_id: int) -> list[TrioMember]:
 
 def join(session: Session, trio: TrioSession, user_id: int, now: datetime) -> Joined:
     """Take a seat in `trio` (the caller locked it); the third seat taken starts round 1."""
-    if trio.status not in OPEN_STATUSES:
+    if trio.status not in OPEN_STATUSES or expired(trio, now):
         return Joined.CLOSED
     seats = members(session, trio.id or 0)
     mine = next((member for member in seats if member.user_id == user_id), None)

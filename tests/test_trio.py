@@ -488,3 +488,17 @@ def test_mydata_exports_and_forget_strips_the_observers_comments(
     ann.press("Yes")
     [played, _second] = rounds(database)
     assert played.comments == {} and played.total == 70  # counted, but says nothing
+
+
+def test_a_trio_nobody_joins_is_given_up_after_a_day(trio_engine: Engine, clock: Clock) -> None:
+    ann, ben, _cai = people(trio_engine)
+    ann.say("/trio")
+    ann.press("Objection: no need")
+    code = code_in(ann.text)
+    ann.say("/trio")
+    assert f"/trio {code}" in ann.text  # still waiting: the invite again
+    clock.now += timedelta(days=1, minutes=1)
+    ben.say(f"/trio {code}")
+    assert "finished or was stopped" in ben.text
+    ann.say("/trio")
+    assert "Pick the scenario" in ann.text  # free to open a new one

@@ -108,7 +108,7 @@ def join_trio(ctx: Context, code: str) -> list[Outgoing]:
 
 def _join(ctx: Context, trio: TrioSession) -> list[Outgoing]:
     user_id = ctx.user.id or 0
-    other = open_session_of(ctx.session, user_id)
+    other = open_session_of(ctx.session, user_id, ctx.now)
     if other is not None and other.id != trio.id and _has_joined(ctx, other):
         return [Outgoing(ctx.t("trio.in_another", code=other.code))]
     outcome = take_seat(ctx.session, trio, user_id, ctx.now)
@@ -169,7 +169,7 @@ def _begin(ctx: Context, args: str) -> list[Outgoing]:
     text = args.strip()
     if text.startswith(DEEP_LINK):
         text = text[len(DEEP_LINK) :]
-    current = open_session_of(ctx.session, ctx.user.id or 0)
+    current = open_session_of(ctx.session, ctx.user.id or 0, ctx.now)
     if text.lower() in LEAVE_WORDS:
         raise StopDialog(leave_trio(ctx, current))
     if text:

@@ -21,6 +21,7 @@ from storage.trio import (
     ROUNDS,
     RUNNING,
     SEATS,
+    expired,
     get_round,
     get_session,
     joined_members,
@@ -322,6 +323,8 @@ def compose(ctx: Context, reminder: Reminder) -> Outgoing | None:
             (m for m in members(ctx.session, trio_id) if m.user_id == reminder.user_id), None
         )
         if trio.status != GATHERING or mine is None or mine.joined_at is not None:
+            return None
+        if expired(trio, ctx.now):
             return None
         return manager_invite(ctx, trio)
     if event == "joined":
