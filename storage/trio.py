@@ -237,6 +237,12 @@ def set_comment(session: Session, played: TrioRound, item: str, comment: str) ->
     session.add(played)
 
 
+def restart_clock(session: Session, played: TrioRound, now: datetime) -> None:
+    """The round's clock starts again now (the cards are read, the conversation begins)."""
+    played.started_at = now
+    session.add(played)
+
+
 def finish_round(
     session: Session, trio: TrioSession, played: TrioRound, now: datetime
 ) -> TrioRound | None:

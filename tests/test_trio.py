@@ -201,6 +201,9 @@ def test_three_rounds_with_rotating_roles_reach_everyone(
     cai.say("Steady voice, <b>good</b> opening")
     assert "saved" in cai.text and "💬 Steady voice, &lt;b&gt;good&lt;/b&gt; opening" in cai.text
 
+    clock.now += timedelta(minutes=2)  # the cards are read; then the conversation begins
+    cai.press("Start the clock")
+    assert cai.replies[0].replace and "0:00 so far" in cai.text
     fill_form(cai, [7] * 5 + [5] * 5 + [3] * 4)
     assert "Scored 14/14" in cai.text and "72/98" in cai.text
     clock.now += timedelta(minutes=4, seconds=30)

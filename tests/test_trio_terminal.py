@@ -20,7 +20,7 @@ from tests.conftest import FIXED_NOW
 
 # Items 1–7 are on the form's first page: their 7s are the 1st, 4th, 7th… coded buttons.
 SEVENS = ("a", "d", "g", "j", "m", "p", "s")
-PAGE, FINISH = "v", "x"  # after the 21 score buttons: the other page, Comment, Finish, Leave
+PAGE, FINISH = "v", "y"  # after the 21 score buttons: page, Comment, Clock, Finish, Leave
 
 
 def session_of(engine: Engine, name: str, lines: list[str], files: Path) -> str:

@@ -54,6 +54,7 @@ from storage.trio import (
     leave,
     message_key,
     open_session_of,
+    restart_clock,
     seat_of,
     set_comment,
     set_score,
@@ -64,7 +65,7 @@ TRIO, COMMENT = "trio", "trio_comment"
 MAX_COMMENT = 300
 LEAVE_WORDS = ("leave", "退出")
 DEEP_LINK = "trio-"  # /start trio-CODE, from a t.me link
-_FORM_VERB = re.compile(r"^r(\d)(?:i(\d{1,2})s(\d)|p(\d)|(fin)|(cmt))$")
+_FORM_VERB = re.compile(r"^r(\d)(?:i(\d{1,2})s(\d)|p(\d)|(fin)|(cmt)|(clk))$")
 
 
 # ----- telling the others ------------------------------------------------------------------
@@ -447,6 +448,11 @@ def on_trio_button(turn: Turn, action: ActionData) -> list[Outgoing]:
         return _finish_round(ctx, trio, played)
     if match.group(6):
         return turn.start_dialog(COMMENT, f"{trio.id}:{number}")
+    if match.group(7):  # the conversation begins now: the time used counts from here
+        restart_clock(ctx.session, played, ctx.now)
+        form = form_message(ctx, trio, played, intro=False)
+        form.replace = True
+        return [form]
     if match.group(4) is not None:  # the other page of the form
         form = form_message(ctx, trio, played, intro=False, page=int(match.group(4)) % 2)
         form.replace = True

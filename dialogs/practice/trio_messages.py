@@ -235,8 +235,15 @@ def form_message(
             Button(comment, _action(trio_id, f"{verb}cmt")),
         ]
     )
+    clock = plain(ctx.t("trio.button_clock"))
     finish = plain(ctx.t("trio.button_finish"))
-    rows.append([Button(finish, _action(trio_id, f"{verb}fin")), leave_button(ctx, trio)])
+    rows.append(
+        [
+            Button(clock, _action(trio_id, f"{verb}clk")),
+            Button(finish, _action(trio_id, f"{verb}fin")),
+        ]
+    )
+    rows.append([leave_button(ctx, trio)])
     return Outgoing(text, buttons=rows)
 
 
