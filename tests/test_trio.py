@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
@@ -53,6 +54,15 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture
+def database(any_database: str) -> Iterator[Database]:
+    """Every trio test here runs on a fresh SQLite file and on a fresh PostgreSQL database."""
+    engine = make_engine(any_database)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
