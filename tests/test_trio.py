@@ -145,6 +145,7 @@ def fill_form(chat: Chat, scores: list[int]) -> None:
 def start_trio(engine: Engine) -> tuple[list[Chat], str]:
     ann, ben, cai = people(engine)
     ann.say("/trio")
+    assert "the 14-item form" in ann.text and "98 in all" in ann.text
     ann.press("Phone call to book a first visit")
     code = code_in(ann.text)
     assert "https://t.me/test_bot?start=trio-" + code in ann.text

@@ -208,7 +208,7 @@ def digest_html(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
     sections = [
         t("digest.header", team=data.team_name, week=_week_number(digest), dates=_dates(digest, t)),
         _reps_section(digest, t, playbooks),
-        _trio_section(digest, t),
+        _trio_section(digest, t, playbooks),
         _totals_section(digest, t, playbooks),
         _objections_section(digest, t, playbooks),
         _openings_section(digest, t, playbooks),
@@ -259,11 +259,18 @@ def _reps_section(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
     return t("digest.reps", reps=reps, drills=digest.has_drills)
 
 
-def _trio_section(digest: Digest, t: Texts) -> str:
+def _trio_section(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
     """Role-play in threes: rounds each member played as the rep, and their average /98."""
     names = {member.user_id: member.name for member in digest.data.members}
+    best = max(RUBRIC_SCORES) * len(playbooks.observer_form)
     lines = [
-        t("trio.digest_line", name=names[user_id], rounds=rounds, average=round(total / rounds))
+        t(
+            "trio.digest_line",
+            name=names[user_id],
+            rounds=rounds,
+            average=round(total / rounds),
+            maximum=best,
+        )
         for user_id, (rounds, total) in digest.data.trio.items()
         if user_id in names and rounds
     ]

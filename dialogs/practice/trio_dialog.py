@@ -31,6 +31,7 @@ from dialogs.practice.trio_messages import (
     done_message,
     form_message,
     invite_message,
+    maximum,
     name_of,
     page_of,
     role_message,
@@ -251,6 +252,10 @@ def _team_values(ctx: Context) -> dict[str, Any]:
     return {"team": team.name if team is not None else ""}
 
 
+def _form_values(ctx: Context) -> dict[str, Any]:
+    return {"items": len(ctx.playbooks.observer_form), "maximum": maximum(ctx)}
+
+
 def _finish(ctx: Context) -> list[Outgoing]:
     card = str(ctx.data["card"])
     if ctx.data.get("mode") == "team":
@@ -296,6 +301,7 @@ TRIO_DIALOG = Dialog(
             prompt="trio.pick_mode",
             kind=AnswerKind.CHOICE,
             options=_mode_options,
+            prompt_values=_form_values,
             when=lambda ctx: "mode" not in ctx.data,
         ),
         Step(
@@ -321,6 +327,7 @@ TRIO_DIALOG = Dialog(
             prompt="trio.pick_card",
             kind=AnswerKind.CHOICE,
             options=_card_options,
+            prompt_values=_form_values,
             validate=_validate_card,
         ),
     ),
@@ -486,6 +493,7 @@ def _finish_round(ctx: Context, trio: TrioSession, played: TrioRound) -> list[Ou
             number=played.number,
             rep=name_of(ctx.session, played.rep_id),
             total=played.total or 0,
+            maximum=maximum(ctx),
         )
     )
     if following is not None:

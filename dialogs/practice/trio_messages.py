@@ -31,7 +31,6 @@ from storage.trio import (
 )
 
 TRIO_BUTTON = "t"  # action-button prefix: join, leave, and the observer's form
-MAXIMUM = max(FORM_SCORES) * 14  # 98: fourteen items, 7 at best
 # A link that opens the bot with "/start trio-CODE", made from the team invite link's shape.
 _PROBE = "TRIOPROBE"
 
@@ -66,6 +65,11 @@ def trio_link(ctx: Context, code: str) -> str | None:
     return probe.replace(f"join_{_PROBE}", f"trio-{code}")
 
 
+def maximum(ctx: Context) -> int:
+    """The form's highest total: 7 on every item (98 for the seeds' fourteen)."""
+    return max(FORM_SCORES) * len(ctx.playbooks.observer_form)
+
+
 def elapsed(since: datetime, now: datetime) -> str:
     """Minutes and seconds since `since`, as m:ss."""
     seconds = max(0, int((now - as_utc(since)).total_seconds()))
@@ -78,7 +82,7 @@ def duration(seconds: int) -> str:
 
 
 def role_in(played: TrioRound, user_id: int) -> str | None:
-    """ "rep", "customer" or "observer" in this round; None for someone not playing it."""
+    """The person's role in this round (rep, customer or observer); None if not playing it."""
     roles = {played.rep_id: "rep", played.customer_id: "customer", played.observer_id: "observer"}
     return roles.get(user_id)
 
@@ -220,7 +224,7 @@ def form_message(
         scored=len(scored),
         count=len(items),
         total=sum(scored),
-        maximum=MAXIMUM,
+        maximum=maximum(ctx),
         started=ctx.format_when(as_utc(played.started_at)),
         elapsed=elapsed(played.started_at, ctx.now),
         minutes=card.minutes if card is not None else None,
@@ -266,7 +270,7 @@ def result_message(ctx: Context, played: TrioRound) -> Outgoing:
         observer=name_of(ctx.session, played.observer_id),
         items=items,
         total=played.total or 0,
-        maximum=MAXIMUM,
+        maximum=maximum(ctx),
         used=duration(played.seconds_used or 0),
         minutes=card.minutes if card is not None else None,
         over=card is not None and (played.seconds_used or 0) > card.minutes * 60,
@@ -283,7 +287,7 @@ def done_message(ctx: Context, trio: TrioSession) -> Outgoing:
     ]
     total = mine[0].total if mine and mine[0].total is not None else None
     return Outgoing(
-        ctx.t("trio.done", title=card_title(ctx, trio.card_id), total=total, maximum=MAXIMUM)
+        ctx.t("trio.done", title=card_title(ctx, trio.card_id), total=total, maximum=maximum(ctx))
     )
 
 
@@ -370,7 +374,7 @@ def progress_section(ctx: Context) -> Outgoing | None:
         "trio.progress",
         count=len(rounds),
         totals=[played.total or 0 for played in oldest_first][-TREND_POINTS:],
-        maximum=MAXIMUM,
+        maximum=maximum(ctx),
         trend=trend,
     )
     return Outgoing(text)
