@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine as Database
@@ -19,7 +20,7 @@ from dialogs.core.steps import Services
 from dialogs.core.texts import Texts
 from dialogs.field.reminder_messages import compose
 from dialogs.manager.digest import build_digest, digest_html
-from playbooks.loader import load_playbooks
+from playbooks.loader import check_directory, load_playbooks
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
 from storage.models import Membership, Reminder, Team, TrioMember, TrioRound, TrioSession, User
@@ -516,3 +517,20 @@ def test_a_trio_nobody_joins_is_given_up_after_a_day(trio_engine: Engine, clock:
     assert "finished or was stopped" in ben.text
     ann.say("/trio")
     assert "Pick the scenario" in ann.text  # free to open a new one
+
+
+def test_a_company_card_must_name_a_scenario(tmp_path: Path) -> None:
+    (tmp_path / "trio.yaml").write_text(
+        "trio_cards:\n"
+        "  - id: no-such-scenario\n"
+        "    minutes: 5\n"
+        "    rep: {zh: 你打电话。, en: You call.}\n"
+        "    who: {zh: 你是主任。, en: You are the director.}\n"
+        "    hidden_need: {zh: 费用。, en: Costs.}\n"
+        "    objections:\n"
+        "      - raise: {zh: 没时间。, en: No time.}\n"
+        "        soften: {zh: 对方简短时。, en: When the caller is brief.}\n",
+        encoding="utf-8",
+    )
+    problems = [str(problem) for problem in check_directory(tmp_path)]
+    assert any("unknown role-play scenario 'no-such-scenario'" in text for text in problems)
