@@ -392,6 +392,20 @@ def test_a_manager_sets_one_up_for_three_members(trio_engine: Engine, database: 
     assert "round 1 starts now" in cai.text and "you are the observer" in cai.text
     assert any("you are the rep" in m.text for m in deliver(trio_engine, ann))
 
+    # Three rounds later the manager gets each round's result.
+    observers = {1: cai, 2: ann, 3: ben}
+    for number in (1, 2, 3):
+        observer = observers[number]
+        if number > 1:
+            [card] = [m for m in deliver(trio_engine, observer) if "you are the observer" in m.text]
+            observer.replies = [card]
+        fill_form(observer, [7] * 14 if number == 1 else [5] * 14)
+        observer.press("Finish round")
+    [summary] = deliver(trio_engine, boss)
+    assert "the role-play in threes you set up is done" in summary.text
+    assert "Round 1: Ann as the rep — <b>98/98</b>" in summary.text
+    assert "Round 3: Cai as the rep — <b>70/98</b>" in summary.text
+
 
 # ----- storage --------------------------------------------------------------------------------
 

@@ -500,6 +500,8 @@ def _finish_round(ctx: Context, trio: TrioSession, played: TrioRound) -> list[Ou
         return [saved, *_start_replies(ctx, trio, following)]
     for user_id in (played.rep_id, played.customer_id):
         _tell(ctx, trio, "done", played.number, user_id, order=5)
+    if trio.team_id is not None:  # a manager set it up for three of their team
+        _tell(ctx, trio, "summary", played.number, trio.created_by)
     return [saved, done_message(ctx, trio)]
 
 

@@ -291,6 +291,25 @@ def done_message(ctx: Context, trio: TrioSession) -> Outgoing:
     )
 
 
+def summary_message(ctx: Context, trio: TrioSession) -> Outgoing:
+    """For the manager who set the trio up: each round's rep, total and time used."""
+    rounds = [
+        {
+            "number": played.number,
+            "rep": name_of(ctx.session, played.rep_id),
+            "observer": name_of(ctx.session, played.observer_id),
+            "total": played.total or 0,
+            "used": duration(played.seconds_used or 0),
+        }
+        for played in (get_round(ctx.session, trio.id or 0, n) for n in range(1, ROUNDS + 1))
+        if played is not None and played.finished_at is not None
+    ]
+    text = ctx.t(
+        "trio.summary", title=card_title(ctx, trio.card_id), rounds=rounds, maximum=maximum(ctx)
+    )
+    return Outgoing(text)
+
+
 def joined_message(ctx: Context, trio: TrioSession, seat: int) -> Outgoing | None:
     """Someone took a seat (told to those already in)."""
     joiner = next((m for m in members(ctx.session, trio.id or 0) if m.seat == seat), None)
@@ -344,6 +363,9 @@ def compose(ctx: Context, reminder: Reminder) -> Outgoing | None:
         return left_message(ctx, trio, number)
     if event == "done":
         return done_message(ctx, trio) if trio.status == DONE else None
+    if event == "summary":  # to the manager who set it up
+        theirs = reminder.user_id == trio.created_by
+        return summary_message(ctx, trio) if trio.status == DONE and theirs else None
     played = get_round(ctx.session, trio_id, number)
     if played is None or role_in(played, reminder.user_id) is None:
         return None
