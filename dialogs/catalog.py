@@ -19,7 +19,7 @@ from dialogs.field import (
     visit_dialog,
 )
 from dialogs.manager import team_dialog
-from dialogs.practice import practice_dialog
+from dialogs.practice import practice_dialog, trio_dialog
 from dialogs.users import front_door, privacy, reminder_settings
 from dialogs.users.onboarding import ONBOARDING
 from dialogs.users.profile import LANGUAGE, TIMEZONE, show_help, show_profile
@@ -55,6 +55,7 @@ AREAS: tuple[ModuleType, ...] = (
     probe_dialog,
     objection_dialog,
     practice_dialog,
+    trio_dialog,
     debrief_dialog,
     followups,
     reminder_settings,

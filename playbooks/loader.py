@@ -344,6 +344,7 @@ REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("scenarios", "criteria", "rubric_criteria"),
     ("rubric_criteria", "penalties", "moves"),
     ("rubric_criteria", "drills", "drills"),
+    ("trio_cards", "id", "scenarios"),
 )
 
 _WHAT = {
@@ -355,6 +356,7 @@ _WHAT = {
     "competitive_strategies": "competitive strategy",
     "moves": "move",
     "rubric_criteria": "rubric criterion",
+    "scenarios": "role-play scenario",
 }
 
 

@@ -515,6 +515,12 @@ class Branch(Model):
     if_any: list[str] = []
     if_none: list[str] = []
     say: Localized
+    # The customer agrees to a proposal: the time (and place) in `say` become the ones the
+    # trainee offered, when they offered others.
+    follows_offer: bool = False
+    # A model reply to this line, shown with the model answers when the trainee heard it
+    # (the next turn's own model answer replies to the line a model answer leads to).
+    model_answer: Localized | None = None
 
     @property
     def unconditional(self) -> bool:
@@ -550,6 +556,7 @@ class Scenario(Item):
     criteria: Annotated[list[str], Field(min_length=1)]
     turns: Annotated[list[ScenarioTurn], Field(min_length=MIN_TURNS, max_length=MAX_TURNS)]
     industries: Industries = [ANY_INDUSTRY]
+    places: list[Localized] = []  # sites the trainee may propose (for follows_offer lines)
 
     @model_validator(mode="after")
     def _every_criterion_assessed(self) -> Scenario:
@@ -640,6 +647,34 @@ class OpeningSignal(Item):
         return many / total >= self.min_share and not any(counts.get(x) for x in self.absent)
 
 
+# --- trio.yaml ----------------------------------------------------------------
+
+
+class ObserverItem(Item):
+    """One item of the observer's form in role-play in threes, scored 7, 5 or 3."""
+
+    label: Localized
+    hint: Localized
+
+
+class TrioObjection(Model):
+    """An objection the customer raises, and the moment to soften it."""
+
+    raise_: Localized = Field(alias="raise")
+    soften: Localized
+
+
+class TrioCard(Item):
+    """A role-play in threes on a scenario (same id): the rep's situation and the
+    customer's private brief."""
+
+    minutes: Annotated[int, _in_range("minutes", 1, 60)]
+    rep: Localized
+    who: Localized
+    hidden_need: Localized
+    objections: Annotated[list[TrioObjection], Field(min_length=1)]
+
+
 # --- glossary.yaml ----------------------------------------------------------
 
 GLOSSARY_COMMANDS = frozenset(
@@ -692,6 +727,8 @@ COLLECTIONS: dict[str, type[Item]] = {
     "probing_techniques": ProbingTechnique,
     "question_forms": QuestionFormInfo,
     "opening_signals": OpeningSignal,
+    "observer_form": ObserverItem,
+    "trio_cards": TrioCard,
 }
 """Sections that are lists of items with ids: merged by id across files."""
 
@@ -730,6 +767,8 @@ class PlaybookFile(Model):
     rubric_criteria: list[RubricCriterion] | None = None
     glossary: list[GlossaryEntry] | None = None
     scenarios: list[Scenario] | None = None
+    observer_form: list[ObserverItem] | None = None
+    trio_cards: list[TrioCard] | None = None
     value_matrix: ValueMatrix | None = None
     opening_grid: OpeningGrid | None = None
     account_tiers: AccountTiers | None = None
@@ -766,6 +805,8 @@ class Playbooks(Model):
     rubric_criteria: dict[str, RubricCriterion]
     scenarios: dict[str, Scenario]
     glossary: dict[str, GlossaryEntry]
+    observer_form: dict[str, ObserverItem]
+    trio_cards: dict[str, TrioCard]
     value_matrix: ValueMatrix
     opening_grid: OpeningGrid
     account_tiers: AccountTiers

@@ -44,6 +44,7 @@ from storage.models import (
     ObjectionLabel,
     ObjectionLog,
     Team,
+    TrioRound,
     User,
     Visit,
     as_utc,
@@ -191,6 +192,8 @@ class TeamWeek:
     flagged_accounts: list[FlaggedAccount]
     stage_moves: list[StageMove]
     repeated_continuations: list[RepeatedContinuation]
+    trio: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Role-play in threes this week, per member as the rep: (rounds, sum of totals /98)."""
 
 
 # ----- statements, built once with bound parameters ---------------------------------
@@ -394,6 +397,17 @@ def _drills_statement() -> Any:
     )
 
 
+def _trio_statement() -> Any:
+    """Per member: rounds of role-play in threes finished this week as the rep, and their totals."""
+    return (
+        select(
+            col(TrioRound.rep_id), func.count(), func.coalesce(func.sum(col(TrioRound.total)), 0)
+        )
+        .where(col(TrioRound.rep_id).in_(_team_reps()), _this_week(col(TrioRound.finished_at)))
+        .group_by(col(TrioRound.rep_id))
+    )
+
+
 def _top_objections_statement() -> Any:
     """The objection types met most often this week, most frequent first."""
     count = func.count().label("count")
@@ -557,6 +571,7 @@ _DEBRIEFS = _debriefs_statement()
 _FOLLOW_UPS = _follow_ups_statement()
 _OBJECTIONS = _objections_statement()
 _DRILLS = _drills_statement()
+_TRIO = _trio_statement()
 _TOP_OBJECTIONS = _top_objections_statement()
 _BEST_ANSWERS = _best_answers_statement()
 _COACH_LABELS = _coach_labels_statement()
@@ -671,6 +686,7 @@ def load_team_week(
             RepeatedContinuation(account=name, owner_id=owner)
             for name, owner in db.execute(_CONTINUATIONS, params)
         ],
+        trio={rep: (rounds, total) for rep, rounds, total in db.execute(_TRIO, params)},
     )
 
 

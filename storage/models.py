@@ -420,3 +420,63 @@ class InviteFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     failed_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+# ----- role-play in threes ------------------------------------------------------------
+
+
+class TrioSession(SQLModel, table=True):
+    """A role-play in threes: a rep, a customer and an observer, roles rotating each round."""
+
+    __tablename__ = "trio_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=12, unique=True)  # typed as /trio CODE, or in a t.me link
+    card_id: str = Field(max_length=40)  # the scenario played (playbooks trio_cards)
+    language: str = Field(max_length=8)  # the cards are shown in each person's own language
+    created_by: int = Field(foreign_key="users.id", index=True)
+    team_id: int | None = Field(default=None, foreign_key="teams.id", index=True)
+    # gathering (waiting for three) → running → done, or cancelled when someone leaves
+    status: str = Field(default="gathering", max_length=16, index=True)
+    round: int = Field(default=0)  # the round under way (1–3); 0 before the start
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class TrioMember(SQLModel, table=True):
+    """A seat in a trio; the seat order decides who plays which role in each round."""
+
+    __tablename__ = "trio_members"
+    __table_args__ = (
+        UniqueConstraint("session_id", "user_id"),
+        UniqueConstraint("session_id", "seat"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="trio_sessions.id", index=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    seat: int  # 0, 1, 2
+    joined_at: datetime | None = None  # None: invited by a manager, not joined yet
+    left_at: datetime | None = None
+
+
+class TrioRound(SQLModel, table=True):
+    """One round: who played which role, the observer's form for the rep, the time used."""
+
+    __tablename__ = "trio_rounds"
+    __table_args__ = (UniqueConstraint("session_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="trio_sessions.id", index=True)
+    number: int  # 1–3
+    card_id: str = Field(max_length=40)
+    rep_id: int = Field(foreign_key="users.id", index=True)
+    customer_id: int = Field(foreign_key="users.id")
+    observer_id: int = Field(foreign_key="users.id")
+    # {item id: 7 | 5 | 3} and {item id: comment}, as the observer filled them in
+    scores: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    comments: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    total: int | None = None  # out of 98, once the round is finished
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = Field(default=None, index=True)
+    seconds_used: int | None = None

@@ -27,6 +27,7 @@ from storage.models import (
     ObjectionLog,
     ProbePlan,
     Reminder,
+    TrioRound,
     User,
     Visit,
 )
@@ -46,6 +47,7 @@ OWNED: tuple[tuple[type[SQLModel], str], ...] = (
     (Drill, "user_id"),
     (Assignment, "user_id"),
     (Comment, "author_id"),
+    (TrioRound, "rep_id"),  # role-play in threes: the observer's form on the person
 )
 
 
@@ -121,3 +123,6 @@ def _strip_text(session: Session, user_id: int, account_ids: list[int | None]) -
                 went_best=None, improve=None, next_step=None)
     )  # fmt: skip
     session.execute(update(Drill).where(col(Drill.user_id) == user_id).values(transcript=[]))
+    # Observers' comments are free text about the rep, or written by the person observing.
+    for column in (col(TrioRound.rep_id), col(TrioRound.observer_id)):
+        session.execute(update(TrioRound).where(column == user_id).values(comments={}))

@@ -176,7 +176,7 @@ def test_a_full_drill_in_english(engine: Engine, database: Database) -> None:
     assert "Seen: Asked a question, Open question, Probing question" in card
     assert "Total: 26 / 28" in card
     assert "Weakest skill: <b>Questioning</b>." in card
-    assert "The drill that trains it: <b>Needs probing</b>" in card
+    assert "Next: <b>Needs probing</b> (it trains Questioning, your weakest lately)" in card
     assert final[1].buttons[0][0].label == "▶ Practise: Needs probing"
     assert "Model answers" in answers and "You: “OK.”" in answers
     assert f"Model: “{MODEL_EN[1]}”" in answers.replace("&#39;", "'")
@@ -468,3 +468,28 @@ def test_an_unsure_reply_is_flagged_and_the_card_offers_a_review(engine: Engine)
     card = final[1].text
     assert "The judge was unsure about reply 1" in card and "/review" in card
     assert len(final[1].buttons) == 1  # still one recommended drill
+
+
+def test_the_card_its_button_and_progress_recommend_one_drill(
+    engine: Engine, database: Database
+) -> None:
+    tina = trainee(engine, "4301")
+    with Session(database) as session:
+        session.add(
+            Assignment(
+                manager_id=user_of(database, tina).id or 0,
+                user_id=user_of(database, tina).id or 0,
+                scenario_id="objection-no-trust",
+                due_at=FIXED_NOW + timedelta(days=2),
+            )
+        )
+        session.commit()
+    open_drill(tina)  # objection-no-need, while no-trust is assigned
+    final = play(tina, ["OK."] * 4)
+    card = final[1].text
+    assert "Weakest skill:" in card and "Next: <b>Objection: no trust</b> (assigned, due" in card
+    assert final[1].buttons[0][0].label == "▶ Practise: Objection: no trust"
+    tina.say("/progress")
+    assert "<b>Next:</b> Objection: no trust (assigned, due" in tina.text
+    tina.send(Incoming.pressed(final[1].buttons[0][0].data))
+    assert "Ms Sun" in tina.text or "Objection: no trust" in tina.text

@@ -123,7 +123,7 @@ class Digest:
     def empty(self) -> bool:
         """Nothing was recorded by anyone in the team this week."""
         active = any(counts.active for counts in self.data.current.values())
-        return not active and not self.data.stage_moves
+        return not active and not self.data.stage_moves and not self.data.trio
 
     def counts(self, user_id: int) -> RepCounts:
         """A member's numbers this week (zeros when they did nothing)."""
@@ -208,6 +208,7 @@ def digest_html(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
     sections = [
         t("digest.header", team=data.team_name, week=_week_number(digest), dates=_dates(digest, t)),
         _reps_section(digest, t, playbooks),
+        _trio_section(digest, t, playbooks),
         _totals_section(digest, t, playbooks),
         _objections_section(digest, t, playbooks),
         _openings_section(digest, t, playbooks),
@@ -256,6 +257,24 @@ def _reps_section(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
         for member in digest.data.members
     ]
     return t("digest.reps", reps=reps, drills=digest.has_drills)
+
+
+def _trio_section(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
+    """Role-play in threes: rounds each member played as the rep, and their average /98."""
+    names = {member.user_id: member.name for member in digest.data.members}
+    best = max(RUBRIC_SCORES) * len(playbooks.observer_form)
+    lines = [
+        t(
+            "trio.digest_line",
+            name=names[user_id],
+            rounds=rounds,
+            average=round(total / rounds),
+            maximum=best,
+        )
+        for user_id, (rounds, total) in digest.data.trio.items()
+        if user_id in names and rounds
+    ]
+    return "\n".join([t("trio.digest_title"), *lines]) if lines else ""
 
 
 def _rounded(value: float | None) -> int | None:

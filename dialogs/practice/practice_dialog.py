@@ -34,6 +34,7 @@ from dialogs.core.steps import (
     StopDialog,
     Turn,
 )
+from dialogs.practice import trio_messages
 from dialogs.practice.progress_chart import Series, render_progress
 from dialogs.practice.roleplay_llm import AiCustomer, Line
 from dialogs.practice.roleplay_scoring import (
@@ -45,7 +46,7 @@ from dialogs.practice.roleplay_scoring import (
     score_reply,
     weakest,
 )
-from dialogs.practice.roleplay_script import opening, reply_to
+from dialogs.practice.roleplay_script import choose_branch, opening, reply_to
 from playbooks.schema import MAX_TURNS, RUBRIC_SCORES, RubricCriterion, Scenario, Skill
 from storage.accounts import industries_around
 from storage.drills import (
@@ -337,7 +338,7 @@ def _store_turn(number: int) -> Callable[[Context, Any], None]:
         scenario = _scenario(ctx)
         text = str(value)
         result = score_reply(text, scenario, number, ctx.playbooks)
-        scripted = reply_to(scenario, number, result.seen, _language(ctx))
+        scripted = reply_to(scenario, number, result.seen, _language(ctx), text)
         # Going back and answering again replaces this reply and everything after it.
         transcript = list(ctx.data.get("transcript", []))[: 2 * number - 1]
         transcript.append(_trainee_entry(number, text, result, scripted.branch))
@@ -504,7 +505,8 @@ def _unsure_replies(drill: Drill) -> list[int]:
 
 def scorecard(ctx: Context, drill: Drill, *, who: str | None = None) -> Outgoing:
     """The drill's scorecard (effective scores) with a button for the one suggested drill."""
-    low, next_drill = suggestion_for(ctx, drill)
+    low = suggestion_for(ctx, drill)[0]
+    next_drill, reason = recommended(ctx, drill.user_id)
     text = ctx.t(
         "practice.scorecard",
         title=_title(ctx, drill.scenario_id),
@@ -514,6 +516,7 @@ def scorecard(ctx: Context, drill: Drill, *, who: str | None = None) -> Outgoing
         maximum=_maximum(ctx, drill.scenario_id),
         weakest=_criterion_label(ctx, low) if low else None,
         suggestion=_title(ctx, next_drill),
+        reason=reason,
         unsure=_unsure_replies(drill),
         reviewed=bool(drill.overrides),
     )
@@ -526,18 +529,46 @@ def scorecard(ctx: Context, drill: Drill, *, who: str | None = None) -> Outgoing
 
 
 def _model_answers(ctx: Context, scenario: Scenario, transcript: Sequence[dict[str, Any]]) -> str:
+    """Per reply: the line the trainee heard, their answer, and a model answer to that line,
+    or, when none was written for it, the model answer with the line it replies to."""
     language = _language(ctx)
     turns = []
-    for index, entry in enumerate(_trainee_entries(transcript)):
+    entries = _trainee_entries(transcript)
+    for index, entry in enumerate(entries):
         asked = transcript[2 * index] if 2 * index < len(transcript) else {"text": ""}
+        model, written_for = _model_for(ctx, scenario, entries, index, asked, language)
         turns.append(
-            {
-                "customer": asked["text"],
-                "mine": entry["text"],
-                "model": scenario.turns[index].model_answer.get(language),
-            }
+            {"customer": asked["text"], "mine": entry["text"], "model": model, "for": written_for}
         )
     return ctx.t("practice.model_answers", turns=turns, customer=ctx.local(scenario.customer))
+
+
+def _model_for(
+    ctx: Context,
+    scenario: Scenario,
+    entries: Sequence[dict[str, Any]],
+    index: int,
+    asked: dict[str, Any],
+    language: str,
+) -> tuple[str, str | None]:
+    """A model answer for reply `index` (0-based) and, when it does not reply to the line
+    heard, the line it does reply to."""
+    model = scenario.turns[index].model_answer.get(language)
+    if index == 0:
+        return model, None  # the opening: always the scripted one
+    previous = scenario.turns[index - 1]
+    # The line the turn's model answer replies to: where the previous model answer leads.
+    led_by = score_reply(previous.model_answer.get(language), scenario, index, ctx.playbooks)
+    expected = choose_branch(previous, led_by.seen)
+    heard = int(entries[index - 1].get("branch", -1))
+    scripted = asked.get("source", "script") == "script"
+    if scripted and heard == expected:
+        return model, None
+    if scripted and 0 <= heard < len(previous.branches):
+        own = previous.branches[heard].model_answer
+        if own is not None:
+            return own.get(language), None
+    return model, previous.branches[expected].say.get(language)
 
 
 def _fulfil_assignment(ctx: Context, drill: Drill) -> None:
@@ -659,11 +690,23 @@ def _next_drill(
     for criterion_id, values in _history(ctx, drills[:RECENT]):
         scores = [value for value in values if value is not None]
         averages[criterion_id] = sum(scores) / len(scores)
-    if averages:
+    if averages and min(averages.values()) < OUTSTANDING:
         low = ctx.playbooks.rubric_criteria[min(averages, key=lambda c: averages[c])]
         reason = ctx.t("practice.reason_weakest", criterion=ctx.local(low.label))
         return _drill_for(ctx, low, drills[0].scenario_id), reason
-    return _ordered(ctx)[0], ctx.t("practice.reason_first")
+    ordered = _ordered(ctx)
+    if averages:  # 7 on every criterion lately: the next drill in the list
+        last = drills[0].scenario_id
+        index = ordered.index(last) if last in ordered else -1
+        return ordered[(index + 1) % len(ordered)], ctx.t("practice.reason_challenge")
+    return ordered[0], ctx.t("practice.reason_first")
+
+
+def recommended(ctx: Context, user_id: int) -> tuple[str, str]:
+    """The one drill recommended to `user_id` next, and why: the scorecard, its button and
+    /progress all show this one."""
+    drills = finished_drills(ctx.session, user_id)
+    return _next_drill(ctx, drills, open_assignments(ctx.session, user_id))
 
 
 def _chart(ctx: Context, drills: Sequence[Drill]) -> bytes:
@@ -680,8 +723,7 @@ def _chart(ctx: Context, drills: Sequence[Drill]) -> bytes:
 def show_progress(ctx: Context, _args: str) -> list[Outgoing]:
     """/progress: recent drills, scores per criterion over time (text and chart), what next."""
     drills = finished_drills(ctx.session, ctx.user.id or 0)
-    assigned = open_assignments(ctx.session, ctx.user.id or 0)
-    next_id, reason = _next_drill(ctx, drills, assigned)
+    next_id, reason = recommended(ctx, ctx.user.id or 0)
     text = ctx.t(
         "practice.progress",
         drills=[
@@ -707,7 +749,9 @@ def show_progress(ctx: Context, _args: str) -> list[Outgoing]:
         reason=reason,
     )
     attachments = {CHART: _chart(ctx, drills)} if drills else {}
-    return [Outgoing(text, attachments=attachments)]
+    replies = [Outgoing(text, attachments=attachments)]
+    trio = trio_messages.progress_section(ctx)  # role-play in threes, as the rep
+    return [*replies, trio] if trio is not None else replies
 
 
 # ----- managers: the team and the member -----------------------------------------------------
@@ -1120,6 +1164,8 @@ def drill_reminder(ctx: Context, reminder: Reminder) -> Outgoing | None:
 
     None when what it was about is gone, done, or not the recipient's.
     """
+    if reminder.dedup_key.startswith("trio:"):  # role-play in threes reaching the others
+        return trio_messages.compose(ctx, reminder)
     parsed = parse_drill_key(reminder.dedup_key)
     if parsed is None:
         return None
@@ -1200,7 +1246,7 @@ def _practise_next(turn: Turn, drill_id: int) -> list[Outgoing]:
     drill = get_drill(ctx.session, drill_id)
     if drill is None or drill.user_id != ctx.user.id or drill.status != "finished":
         return _stale(ctx)
-    return turn.start_dialog(PRACTICE, suggestion_for(ctx, drill)[1])
+    return turn.start_dialog(PRACTICE, recommended(ctx, ctx.user.id or 0)[0])
 
 
 _BUTTONS: dict[str, Callable[[Turn, int], list[Outgoing]]] = {

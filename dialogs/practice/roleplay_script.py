@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from dialogs.practice.offers import follow_offer
 from playbooks.schema import Branch, Scenario, ScenarioTurn
 
 
@@ -32,8 +33,16 @@ def choose_branch(turn: ScenarioTurn, seen: Collection[str]) -> int:
     return next(i for i, branch in enumerate(turn.branches) if takes(branch, seen))
 
 
-def reply_to(scenario: Scenario, turn: int, seen: Collection[str], language: str) -> ScriptedLine:
-    """The customer's answer to the trainee's reply at `turn` (1-based), given its moves."""
+def reply_to(
+    scenario: Scenario, turn: int, seen: Collection[str], language: str, reply: str = ""
+) -> ScriptedLine:
+    """The customer's answer to the trainee's reply at `turn` (1-based), given its moves;
+    agreeing to a proposal, it names the time and place the trainee offered."""
     step = scenario.turns[turn - 1]
     index = choose_branch(step, seen)
-    return ScriptedLine(step.branches[index].say.get(language), index)
+    branch = step.branches[index]
+    line = branch.say.get(language)
+    if branch.follows_offer and reply:
+        places = [place.get(language) for place in scenario.places]
+        line = follow_offer(line, reply, language, places)
+    return ScriptedLine(line, index)

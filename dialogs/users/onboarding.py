@@ -7,6 +7,7 @@ from typing import Any
 from dialogs.core.answers import has_letter, trim_invisible, whole_number
 from dialogs.core.io import Outgoing
 from dialogs.core.steps import AnswerKind, Context, Dialog, Option, Step, StopDialog
+from dialogs.practice.trio_dialog import DEEP_LINK, join_trio
 from dialogs.users.profile import help_text, timezone_options, timezone_store, timezone_validate
 from dialogs.users.teams import extract_code, invite_error, join_by_code, resolve_invite
 from storage.models import utcnow
@@ -17,11 +18,16 @@ ROLES = ("rep", "manager", "trainee")
 def begin(ctx: Context, args: str) -> list[Outgoing]:
     """Handle /start's deep-link argument; an onboarded user is welcomed back instead."""
     code = args[len("join_") :] if args.startswith("join_") else None
+    trio = args[len(DEEP_LINK) :] if args.startswith(DEEP_LINK) else None
     if ctx.user.onboarded_at is not None:
         if code is not None:
             raise StopDialog(join_by_code(ctx, code))
+        if trio:  # a role-play-in-threes link
+            raise StopDialog(join_trio(ctx, trio))
         raise StopDialog([Outgoing(ctx.t("onboarding.welcome_back", user=ctx.user))])
     notes: list[Outgoing] = []
+    if trio:
+        notes.append(Outgoing(ctx.t("trio.after_start", code=trio)))
     if code is not None:
         invite = resolve_invite(ctx, code)
         if invite is None:
