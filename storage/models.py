@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
@@ -420,3 +420,40 @@ class InviteFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     failed_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+# ----- the pipeline -------------------------------------------------------------
+
+
+class Opportunity(SQLModel, table=True):
+    """A deal on an account: what it is worth, when it should close and where it stands."""
+
+    __tablename__ = "opportunities"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    # In the currency's minor units (fen, cents), so sums are exact.
+    value_minor: int = Field(default=0, sa_type=BigInteger)
+    currency: str = Field(default="CNY", max_length=3)  # ISO 4217
+    close_month: date  # the first day of the month it is expected to close
+    stage: str = Field(max_length=32)  # funnel stage id
+    stage_entered_at: datetime = Field(default_factory=utcnow)
+    status: str = Field(default="open", max_length=8, index=True)  # open | won | lost
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+
+
+class OpportunityChange(SQLModel, table=True):
+    """One change to a deal, so the digest can say what moved, was won, lost or slipped."""
+
+    __tablename__ = "opportunity_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunities.id", index=True)
+    changed_by: int = Field(foreign_key="users.id")
+    field_name: str = Field(max_length=16)  # created | stage | value | close_month | status
+    old_value: str | None = Field(default=None, max_length=32)
+    new_value: str | None = Field(default=None, max_length=32)
+    changed_at: datetime = Field(default_factory=utcnow, index=True)

@@ -25,6 +25,8 @@ from storage.models import (
     Need,
     ObjectionLabel,
     ObjectionLog,
+    Opportunity,
+    OpportunityChange,
     ProbePlan,
     Reminder,
     User,
@@ -46,6 +48,8 @@ OWNED: tuple[tuple[type[SQLModel], str], ...] = (
     (Drill, "user_id"),
     (Assignment, "user_id"),
     (Comment, "author_id"),
+    (Opportunity, "owner_id"),
+    (OpportunityChange, "changed_by"),
 )
 
 
