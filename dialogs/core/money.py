@@ -140,5 +140,7 @@ def format_money(minor: int, currency: str, language: str) -> str:
     """A compact amount for a phone: "¥120万" in Chinese, "CN¥1.2M" in English."""
     major = to_major(minor, currency)
     if abs(major) < 10_000:
-        return format_currency(major, currency, locale=_locale(language), format="¤#,##0")
+        return format_currency(
+            major, currency, locale=_locale(language), format="¤#,##0", currency_digits=False
+        )
     return format_compact_currency(major, currency, locale=_locale(language), fraction_digits=1)

@@ -280,13 +280,17 @@ def debrief_deal_steps(account_of: Any) -> tuple[Step, ...]:
 def save_debrief_deal(ctx: Context, account: Account) -> list[str]:
     """Apply what the rep said moved; the lines for the coaching card."""
     deal = open_opportunity(ctx.session, account.id or 0)
-    if deal is None or not ctx.data.get("deal_moved"):
+    moved = bool(ctx.data.get("deal_moved"))
+    stage = ctx.data.get("deal_stage") if moved else None
+    if stage not in ctx.playbooks.funnel_stages and stage != LOST:
+        # The account moved in the funnel earlier in this debrief: its deal moves with it.
+        stage = ctx.data.get("stage")
+    if deal is None or (not moved and stage not in ctx.playbooks.funnel_stages):
         return []
     pipeline = ctx.playbooks.pipeline
     language = ctx.user.language
     before = (deal.stage, deal.value_minor, deal.currency, deal.close_month)
-    stage = ctx.data.get("deal_stage")
-    value = ctx.data.get("deal_value")
+    value = ctx.data.get("deal_value") if moved else None
     changed = update_opportunity(
         ctx.session,
         deal,
@@ -295,7 +299,7 @@ def save_debrief_deal(ctx: Context, account: Account) -> list[str]:
         won_stage=pipeline.won_stage,
         value_minor=int(value["minor"]) if value else None,
         currency=str(value["currency"]) if value else None,
-        close_month=_month(ctx.data.get("deal_close")),
+        close_month=_month(ctx.data.get("deal_close")) if moved else None,
         stage=str(stage) if stage in ctx.playbooks.funnel_stages else None,
         lost=stage == LOST,
     )
