@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import func
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -229,8 +230,23 @@ def team_deals(session: Session, team_id: int, at: datetime, before: datetime) -
     changed_since = select(OpportunityChange.opportunity_id).where(
         col(OpportunityChange.changed_at) >= before
     )
+    # Plain columns, not ORM objects: a digest reads a whole team's deals at once.
     statement = (
-        select(Opportunity, Account.name, Account.value_class, User.display_name)
+        select_columns(
+            col(Opportunity.id),
+            col(Opportunity.account_id),
+            col(Opportunity.owner_id),
+            col(Opportunity.value_minor),
+            col(Opportunity.currency),
+            col(Opportunity.close_month),
+            col(Opportunity.stage),
+            col(Opportunity.status),
+            col(Opportunity.stage_entered_at),
+            col(Opportunity.created_at),
+            col(Account.name),
+            col(Account.value_class),
+            col(User.display_name),
+        )
         .join(Account, col(Account.id) == col(Opportunity.account_id))
         .join(User, col(User.id) == col(Opportunity.owner_id))
         .where(
@@ -241,8 +257,8 @@ def team_deals(session: Session, team_id: int, at: datetime, before: datetime) -
         .order_by(col(User.display_name), col(Account.name), col(Opportunity.id))
         .limit(MAX_TEAM_DEALS)
     )
-    rows = list(session.exec(statement))
-    ids = [deal.id for deal, *_ in rows]
+    rows = list(session.execute(statement))
+    ids = [row[0] for row in rows]
     history: dict[int, list[OpportunityChange]] = {}
     if ids:
         recent = select(OpportunityChange).where(
@@ -252,26 +268,38 @@ def team_deals(session: Session, team_id: int, at: datetime, before: datetime) -
         for change in session.exec(recent.order_by(col(OpportunityChange.id).desc())):
             history.setdefault(change.opportunity_id, []).append(change)
     deals = []
-    for deal, account, value_class, owner in rows:
-        changes = history.get(deal.id or 0, [])
+    for (
+        deal_id,
+        account_id,
+        owner_id,
+        value_minor,
+        currency,
+        close_month,
+        stage,
+        status,
+        stage_entered_at,
+        created_at,
+        account,
+        value_class,
+        owner,
+    ) in rows:
+        changes = history.get(deal_id, [])
         later = [change for change in changes if as_utc(change.changed_at) >= at]
         within = [change for change in changes if as_utc(change.changed_at) < at]
-        current = DealState(
-            deal.value_minor, deal.currency, deal.close_month, deal.stage, deal.status
-        )
-        then = _undo(current, later)
+        month = close_month if isinstance(close_month, date) else date.fromisoformat(close_month)
+        then = _undo(DealState(value_minor, currency, month, stage, status), later)
         if then is None:
             continue
-        entered = as_utc(deal.stage_entered_at)
-        stage_moves = [as_utc(c.changed_at) for c in within if c.field_name == "stage"]
+        entered = as_utc(stage_entered_at)
         if any(change.field_name == "stage" for change in later):
-            entered = max(stage_moves, default=as_utc(deal.created_at))
+            stage_moves = [as_utc(c.changed_at) for c in within if c.field_name == "stage"]
+            entered = max(stage_moves, default=as_utc(created_at))
         deals.append(
             Deal(
-                id=deal.id or 0,
-                account_id=deal.account_id,
+                id=deal_id,
+                account_id=account_id,
                 account=account,
-                owner_id=deal.owner_id,
+                owner_id=owner_id,
                 owner=owner,
                 value_class=value_class,
                 stage_entered_at=entered,

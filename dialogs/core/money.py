@@ -11,7 +11,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
+from babel import Locale
 from babel.numbers import format_compact_currency, format_currency, get_currency_precision
 
 MAX_MAJOR_UNITS = Decimal(10) ** 13  # ten trillion: more than any deal, fits a BIGINT in cents
@@ -132,10 +134,13 @@ def to_major(minor: int, currency: str) -> Decimal:
     return (Decimal(minor) / minor_factor(currency)).quantize(Decimal(1).scaleb(-precision))
 
 
-def _locale(language: str) -> str:
-    return "zh_CN" if language == "zh" else "en_GB"
+@lru_cache(maxsize=4)
+def _locale(language: str) -> Locale:
+    """Parsed once: babel parses a locale name again on every call otherwise."""
+    return Locale.parse("zh_CN" if language == "zh" else "en_GB")
 
 
+@lru_cache(maxsize=8192)
 def format_money(minor: int, currency: str, language: str) -> str:
     """A compact amount for a phone: "¥120万" in Chinese, "CN¥1.2M" in English."""
     major = to_major(minor, currency)

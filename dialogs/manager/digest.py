@@ -16,7 +16,7 @@ from sqlmodel import Session
 from dialogs.core.callbacks import encode_action
 from dialogs.core.io import Button, Outgoing
 from dialogs.core.texts import Texts, split_message
-from dialogs.manager.digest_chart import ChartLabels, ChartRow, render_chart
+from dialogs.manager.digest_chart import ChartLabels, ChartRow, Renderer, render_chart
 from dialogs.manager.pipeline import PipelineView, pipeline_view
 from dialogs.manager.pipeline_digest import pipeline_sections
 from playbooks.schema import RUBRIC_SCORES, Playbooks, PortfolioDiagnosis, PortfolioThresholds
@@ -487,7 +487,12 @@ def _attention_section(digest: Digest, t: Texts) -> str:
 
 
 def digest_messages(
-    digest: Digest, t: Texts, playbooks: Playbooks, *, chart: bool = True
+    digest: Digest,
+    t: Texts,
+    playbooks: Playbooks,
+    *,
+    chart: bool = True,
+    render: Renderer = render_chart,
 ) -> list[Outgoing]:
     """The digest as messages: text parts, then rep buttons and the chart on the last one."""
     parts = render_digest(digest, t, playbooks)
@@ -496,7 +501,8 @@ def digest_messages(
         return messages
     messages[-1].buttons = rep_buttons(digest, t)
     if chart:
-        messages[-1].attachments = {f"digest-{digest.week}.png": digest_chart(digest, t)}
+        png = digest_chart(digest, t, render)
+        messages[-1].attachments = {f"digest-{digest.week}.png": png}
     return messages
 
 
@@ -515,8 +521,13 @@ def rep_buttons(digest: Digest, t: Texts) -> list[list[Button]]:
     return [buttons[index : index + 2] for index in range(0, len(buttons), 2)]
 
 
-def digest_chart(digest: Digest, t: Texts) -> bytes:
+def digest_chart(digest: Digest, t: Texts, render: Renderer = render_chart) -> bytes:
     """The PNG: visits done and debriefs per member, this week against last week."""
+    return render(*chart_input(digest, t))
+
+
+def chart_input(digest: Digest, t: Texts) -> tuple[list[ChartRow], ChartLabels]:
+    """What the chart shows, in the reader's language: small and picklable, for a worker."""
     rows = [
         ChartRow(
             name=member.name,
@@ -540,4 +551,4 @@ def digest_chart(digest: Digest, t: Texts) -> bytes:
         last_week=plain("digest.chart_last_week"),
         more=plain("digest.chart_more"),
     )
-    return render_chart(rows, labels)
+    return rows, labels

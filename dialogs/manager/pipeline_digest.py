@@ -4,8 +4,10 @@ claims the coach judged otherwise, and next week's planned visits, as Telegram H
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 
 from dialogs.core.money import format_money
@@ -14,18 +16,29 @@ from dialogs.manager.pipeline import Forecast, PipelineView
 from playbooks.schema import Playbooks
 from storage.digest_queries import FollowThrough
 
-MAX_RISKS_PER_REP = 5
+MAX_RISKS_PER_REP = 3  # the largest; a phone screen per rep at most
 MAX_ACCOUNTS_PER_REASON = 3
 MAX_LINES = 12  # drills owed, judged calls, planned visits: a list a phone shows at a glance
 
 
-def _locale(t: Texts) -> str:
-    return "zh_CN" if t.language == "zh" else "en_GB"
+@lru_cache(maxsize=4)
+def _babel_locale(language: str) -> Locale:
+    return Locale.parse("zh_CN" if language == "zh" else "en_GB")
+
+
+def _locale(t: Texts) -> Locale:
+    return _babel_locale(t.language)
 
 
 def month_label(month: date, t: Texts) -> str:
     """A month as a reader writes it: "Mar 2027", "2027年3月"."""
-    return format_date(month, t("pipeline.month_format"), locale=_locale(t))
+    return _month_label(month, t.language)
+
+
+@lru_cache(maxsize=512)
+def _month_label(month: date, language: str) -> str:
+    t = Texts(language)
+    return format_date(month, t("pipeline.month_format"), locale=_babel_locale(language))
 
 
 def _stage_label(stage_id: str, t: Texts, playbooks: Playbooks) -> str:
@@ -96,10 +109,16 @@ def forecast_section(view: PipelineView, t: Texts, playbooks: Playbooks) -> str:
 def risk_text(reasons: tuple[str, ...], t: Texts, playbooks: Playbooks) -> str:
     """The reasons a deal is at risk, in the reader's language."""
     risk = playbooks.pipeline.risk
-    separator = "；" if t.language == "zh" else "; "
+    return _risk_text(reasons, t.language, risk.no_visit_days, risk.stuck_weeks)
+
+
+@lru_cache(maxsize=1024)
+def _risk_text(reasons: tuple[str, ...], language: str, days: int, weeks: int) -> str:
+    """Rendered once per combination: a big team's digest has many deals with the same."""
+    t = Texts(language)
+    separator = "；" if language == "zh" else "; "
     return separator.join(
-        t(f"pipeline.risk_{reason}", days=risk.no_visit_days, weeks=risk.stuck_weeks)
-        for reason in reasons
+        t(f"pipeline.risk_{reason}", days=days, weeks=weeks) for reason in reasons
     )
 
 
