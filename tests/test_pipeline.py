@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import Engine as Database
 from bot.pipeline_cli import CSV_HEADER, pipeline_report
 from dialogs.core.timezones import zone_for
 from dialogs.manager.pipeline import PipelineView, pipeline_view
-from playbooks.loader import load_playbooks
+from playbooks.loader import check_directory, inspect_playbooks, load_playbooks
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
 from storage.models import Account, Assignment, Contact, FollowUp, Opportunity, Team, User, Visit
@@ -334,3 +335,48 @@ def test_cli_prints_the_same_figures_and_a_csv(both: Database) -> None:
 def test_cli_refuses_an_unknown_team(database: Database) -> None:
     code, text = pipeline_report(database, 999, load_playbooks(), now=AS_OF)
     assert code == 1 and "teams list" in text
+
+
+# ----- the playbook's pipeline section ---------------------------------------------------
+
+COMPANY_PIPELINE = """\
+pipeline:
+  currency: USD
+  stages:
+    - {stage: potential, probability: 30}
+    - {stage: proposal, probability: 50}
+    - {stage: signed, probability: 100}
+  won_stage: signed
+  risk: {no_visit_days: 21, no_visit_value_classes: [1, 2], stuck_weeks: 4}
+  portfolio: {dominant_share: 50, min_open: 6}
+"""
+
+
+def test_a_company_pipeline_is_checked_against_the_funnel(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.yaml").write_text(COMPANY_PIPELINE, encoding="utf-8")
+    problems = [str(problem) for problem in check_directory(tmp_path)]
+    assert len(problems) == 1 and "unknown funnel stage 'proposal'" in problems[0]
+    fixed = COMPANY_PIPELINE.replace("proposal", "target")
+    (tmp_path / "pipeline.yaml").write_text(fixed, encoding="utf-8")
+    assert check_directory(tmp_path) == []
+    pipeline = inspect_playbooks(tmp_path).playbooks
+    assert pipeline is not None
+    assert (pipeline.pipeline.currency, pipeline.pipeline.probability("target")) == ("USD", 50)
+    assert pipeline.pipeline.risk.no_visit_value_classes == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("won_stage: signed", "won_stage: closed"), "won_stage 'closed' is not one"),
+        (("probability: 30", "probability: 130"), "percentage out of range"),
+        (("currency: USD", "currency: dollars"), "should match pattern"),
+    ],
+)
+def test_a_broken_pipeline_section_is_reported(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    text = COMPANY_PIPELINE.replace("proposal", "target").replace(*change)
+    (tmp_path / "pipeline.yaml").write_text(text, encoding="utf-8")
+    problems = [str(problem) for problem in check_directory(tmp_path)]
+    assert any(message in problem for problem in problems), problems
