@@ -289,7 +289,7 @@ class FollowUp(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="users.id", index=True)
-    account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    account_id: int | None = Field(default=None, foreign_key="accounts.id", index=True)
     debrief_id: int | None = Field(default=None, foreign_key="debriefs.id")
     text: str = Field(sa_column=Column(Text, nullable=False))
     due_at: datetime = Field(index=True)

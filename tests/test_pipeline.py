@@ -253,7 +253,7 @@ def test_digest_shows_forecast_reasons_and_risks_in_english(database: Database, 
     assert "❌ lost −CN¥180k (Lost Logistics)" in text
     assert "🚩 <b>Deals at risk</b>" in text
     assert "• Steady Steel · CN¥1m · Target customer · Nov 2026: " in text
-    assert "no decision maker met" in text and "no next step" in text
+    assert "decision maker not met, no next step" in text
 
 
 def test_digest_shows_the_pipeline_in_chinese(database: Database, seed: Seed) -> None:
@@ -263,7 +263,7 @@ def test_digest_shows_the_pipeline_in_chinese(database: Database, seed: Seed) ->
     assert "🔮 2026年11月预测：<b>¥80万</b>（比上周 ▼¥34万）" in text
     assert "🏆 赢单 +¥8万（Winning Works）" in text
     assert "目标客户（60%）：3 个 · ¥190万 → ¥114万" in text
-    assert "还没见过决策者" in text
+    assert "未见过决策者、没有下一步行动" in text
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])

@@ -116,7 +116,7 @@ def risk_text(reasons: tuple[str, ...], t: Texts, playbooks: Playbooks) -> str:
 def _risk_text(reasons: tuple[str, ...], language: str, days: int, weeks: int) -> str:
     """Rendered once per combination: a big team's digest has many deals with the same."""
     t = Texts(language)
-    separator = "；" if language == "zh" else "; "
+    separator = "、" if language == "zh" else ", "
     return separator.join(
         t(f"pipeline.risk_{reason}", days=days, weeks=weeks) for reason in reasons
     )

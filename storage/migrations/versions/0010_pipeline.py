@@ -62,9 +62,14 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_opportunity_changes_changed_at"), ["changed_at"], unique=False
         )
+    # Deals at risk look up each account's open next steps.
+    with op.batch_alter_table("follow_ups", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_follow_ups_account_id"), ["account_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("follow_ups", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_follow_ups_account_id"))
     with op.batch_alter_table("opportunity_changes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_opportunity_changes_changed_at"))
         batch_op.drop_index(batch_op.f("ix_opportunity_changes_opportunity_id"))
