@@ -7,6 +7,7 @@ a refusal says what would be understood, and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -17,6 +18,11 @@ from dialogs.core.months import read_month
 from dialogs.core.steps import AnswerKind, Context, Option, Step
 from storage.models import Account, Opportunity
 from storage.opportunities import add_opportunity, open_opportunity, update_opportunity
+
+# Finds the account the dialog is about (None while it is still a new one).
+AccountOf = Callable[[Context], Account | None]
+Validator = Callable[[Context, Any], str | None]
+Store = Callable[[Context, Any], None]
 
 MAX_AMOUNT_TEXT = 60
 MAX_MONTH_TEXT = 60
@@ -31,7 +37,7 @@ def _currency(ctx: Context, deal: Opportunity | None) -> str:
     return deal.currency if deal is not None else ctx.playbooks.pipeline.currency
 
 
-def validate_amount(account_of: Any) -> Any:
+def validate_amount(account_of: AccountOf) -> Validator:
     """A validator: the text must be an amount."""
 
     def validate(ctx: Context, value: Any) -> str | None:
@@ -40,7 +46,7 @@ def validate_amount(account_of: Any) -> Any:
     return validate
 
 
-def store_amount(account_of: Any, key: str) -> Any:
+def store_amount(account_of: AccountOf, key: str) -> Store:
     """Keep the amount as {"minor", "currency"}; a skipped answer as None."""
 
     def store(ctx: Context, value: Any) -> None:
@@ -60,7 +66,7 @@ def validate_month(ctx: Context, value: Any) -> str | None:
     return read_month(str(value), ctx.zone, now=ctx.now, language=ctx.user.language).error
 
 
-def store_month(key: str) -> Any:
+def store_month(key: str) -> Store:
     """Keep the month as an ISO date (its first day); a skipped answer as None."""
 
     def store(ctx: Context, value: Any) -> None:
@@ -81,7 +87,7 @@ def _month(value: Any) -> date | None:
 # ----- showing a deal -----------------------------------------------------------------
 
 
-def _deal(ctx: Context, account_of: Any) -> Opportunity | None:
+def _deal(ctx: Context, account_of: AccountOf) -> Opportunity | None:
     account = account_of(ctx)
     return open_opportunity(ctx.session, account.id or 0) if account is not None else None
 
@@ -118,7 +124,7 @@ def deal_line(ctx: Context, account: Account) -> str:
 # ----- /account: value, then the close month of a new deal ----------------------------
 
 
-def account_deal_steps(account_of: Any) -> tuple[Step, ...]:
+def account_deal_steps(account_of: AccountOf) -> tuple[Step, ...]:
     """Two steps after the account's scores: the deal's value, and when it should close."""
 
     def has_deal(ctx: Context) -> bool:
@@ -206,7 +212,7 @@ def save_account_deal(ctx: Context, account: Account) -> list[str]:
 # ----- /debrief: did the deal move? ---------------------------------------------------
 
 
-def debrief_deal_steps(account_of: Any) -> tuple[Step, ...]:
+def debrief_deal_steps(account_of: AccountOf) -> tuple[Step, ...]:
     """One yes/no when the account has an open deal; on yes, its stage, value and month."""
 
     def has_deal(ctx: Context) -> bool:
