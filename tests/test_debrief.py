@@ -781,3 +781,21 @@ def test_a_lost_deal(engine: Engine, database: Database) -> None:
     chat.say("/skip")
     [deal] = rows(database, Opportunity)
     assert deal.status == "lost"
+
+
+def test_an_explicit_unchanged_deal_stage_wins_over_the_accounts_move(
+    engine: Engine, database: Database
+) -> None:
+    chat = rep(engine)
+    plan_visit(database)
+    add_deal(database)
+    debrief_until_the_deal(chat, stage="Target customer")
+    chat.press("Yes")
+    chat.press("Stage unchanged")
+    chat.say("/skip")  # the value stays
+    chat.say("2027-02")
+    chat.say("/skip")  # no next step
+    [deal] = rows(database, Opportunity)
+    assert (deal.stage, deal.close_month) == ("potential", date(2027, 2, 1))
+    [account] = rows(database, Account)
+    assert account.stage == "target"

@@ -288,8 +288,9 @@ def save_debrief_deal(ctx: Context, account: Account) -> list[str]:
     deal = open_opportunity(ctx.session, account.id or 0)
     moved = bool(ctx.data.get("deal_moved"))
     stage = ctx.data.get("deal_stage") if moved else None
-    if stage not in ctx.playbooks.funnel_stages and stage != LOST:
-        # The account moved in the funnel earlier in this debrief: its deal moves with it.
+    if stage is None:
+        # The account moved in the funnel earlier in this debrief: its deal moves with it,
+        # unless the rep said where the deal stands (even "unchanged").
         stage = ctx.data.get("stage")
     if deal is None or (not moved and stage not in ctx.playbooks.funnel_stages):
         return []
