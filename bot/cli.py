@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from bot.logs import configure_logging
+from bot.pipeline_cli import add_commands as add_pipeline_commands
+from bot.pipeline_cli import pipeline_command
 from bot.settings import Settings
 from bot.teams_cli import add_commands as add_teams_commands
 from bot.teams_cli import teams_command
@@ -84,6 +86,7 @@ def parser() -> argparse.ArgumentParser:
     digest.add_argument("--language", choices=["en", "zh"], help="with --dry-run: read it in")
     digest.add_argument("--chart", type=Path, help="with --dry-run: write the chart PNG here")
     add_teams_commands(commands)
+    add_pipeline_commands(commands)
     return root
 
 
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         return digest_command(settings, arguments)
     if arguments.command == "teams":
         return teams_command(settings, arguments)
+    if arguments.command == "pipeline":
+        return pipeline_command(settings, arguments)
     if arguments.command == "roleplay":
         return roleplay_command(settings, arguments)
     return 2

@@ -15,7 +15,9 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -43,6 +45,7 @@ from dialogs.manager.digest import (
     scheduled_week,
     week_label,
 )
+from dialogs.manager.digest_chart import ChartLabels, ChartPool, ChartRow, render_chart
 from dialogs.users.quiet_hours import parse_clock
 from storage.comments import team_managers
 from storage.db import transaction
@@ -85,6 +88,8 @@ class DigestConfig:
     retry_window: timedelta = timedelta(hours=1)
     # A run still building after this long is taken to be abandoned by a dead process.
     build_lease: timedelta = timedelta(minutes=2)
+    # Worker processes drawing the charts (None: one per core but one; 0: draw in-process).
+    chart_processes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,19 @@ class DigestSender:
         self.deliver = deliver
         self.config = config or DigestConfig()
         self._limit = asyncio.Semaphore(self.config.concurrency)
+        self._charts: ChartPool | None = None
+        self._charts_lock = threading.Lock()
+
+    def _render(self, rows: Sequence[ChartRow], labels: ChartLabels) -> bytes:
+        """Draw a chart in the worker processes (started on the first chart), or here."""
+        if self.config.chart_processes == 0:
+            return render_chart(rows, labels)
+        with self._charts_lock:
+            if self._charts is None:
+                self._charts = ChartPool(self.config.chart_processes)
+                # The workers stop with the sender, not only when the bot exits.
+                weakref.finalize(self, self._charts.close, wait=False)
+        return self._charts.render(rows, labels)
 
     async def send_scheduled(self, manager_id: int) -> int:
         """The cron job: claim this week's digest of each of the manager's teams, send those won."""
@@ -218,7 +236,9 @@ class DigestSender:
             if digest is None or not digest.data.members:
                 return None
             t = Texts(user.language)
-            messages = digest_messages(digest, t, self.engine.services.playbooks)
+            messages = digest_messages(
+                digest, t, self.engine.services.playbooks, render=self._render
+            )
             session.expunge(user)
             return user, messages
 

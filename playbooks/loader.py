@@ -430,6 +430,19 @@ def _unplayed_drills(layer: _Layer) -> Iterator[Problem]:
             yield _problem_at(origin, ("id",), f"drill '{drill_id}' has no role-play scenario")
 
 
+def _pipeline_references(layer: _Layer) -> Iterator[Problem]:
+    """Every pipeline stage must be a funnel stage."""
+    if "pipeline" not in layer.singletons:
+        return
+    pipeline, origin = layer.singletons["pipeline"]
+    known = layer.known("funnel_stages")
+    for index, item in enumerate(getattr(pipeline, "stages", [])):
+        if item.stage not in known:
+            yield _problem_at(
+                origin, ("stages", index, "stage"), f"unknown funnel stage '{item.stage}'"
+            )
+
+
 def _reference_problems(layer: _Layer) -> list[Problem]:
     return [
         *_item_references(layer),
@@ -438,6 +451,7 @@ def _reference_problems(layer: _Layer) -> list[Problem]:
         *_reward_references(layer),
         *_turn_references(layer),
         *_unplayed_drills(layer),
+        *_pipeline_references(layer),
     ]
 
 

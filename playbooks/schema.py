@@ -703,6 +703,62 @@ class GlossaryEntry(Item):
 
 # --- files and the merged set -----------------------------------------------
 
+# ----- the pipeline (pipeline.yaml) ---------------------------------------------------
+
+Percent = Annotated[int, _in_range("percentage", 0, 100)]
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+
+
+class PipelineStage(Model):
+    """A funnel stage and the chance, in percent, that a deal in it closes."""
+
+    stage: str
+    probability: Percent
+
+
+class RiskThresholds(Model):
+    """When an open deal counts as at risk in the weekly digest."""
+
+    no_visit_days: Annotated[int, _in_range("days", 1, 365)]
+    no_visit_value_classes: list[ClassNumber]
+    stuck_weeks: Annotated[int, _in_range("weeks", 1, 104)]
+
+
+class PortfolioThresholds(Model):
+    """When one value class dominates the open opportunities."""
+
+    dominant_share: Annotated[int, _in_range("share", 1, 100)]
+    min_open: Annotated[int, _in_range("minimum", 1, 1000)]
+
+
+class Pipeline(Model):
+    """Stage probabilities, the default currency and the digest's thresholds."""
+
+    currency: str = Field(pattern=CURRENCY_PATTERN)
+    stages: list[PipelineStage]
+    won_stage: str
+    risk: RiskThresholds
+    portfolio: PortfolioThresholds
+
+    @model_validator(mode="after")
+    def _stages_once_and_won_among_them(self) -> Pipeline:
+        ids = [item.stage for item in self.stages]
+        if not ids or len(set(ids)) != len(ids):
+            raise ValueError("pipeline stages must be listed once each")
+        if self.won_stage not in ids:
+            raise ValueError(f"won_stage '{self.won_stage}' is not one of the pipeline stages")
+        return self
+
+    def probability(self, stage: str) -> int:
+        """The close probability (percent) of a deal in `stage`; 0 for a stage not listed."""
+        return next((item.probability for item in self.stages if item.stage == stage), 0)
+
+    @property
+    def open_stages(self) -> list[str]:
+        """The stages a deal can be in while still open, in funnel order."""
+        return [item.stage for item in self.stages if item.stage != self.won_stage]
+
+
 COLLECTIONS: dict[str, type[Item]] = {
     "industries": Industry,
     "directions": Direction,
@@ -741,6 +797,7 @@ SINGLETONS: dict[str, type[Model]] = {
     "reply_rules": ReplyRules,
     "relationship_marketing": RelationshipMarketing,
     "manager_coaching": ManagerCoaching,
+    "pipeline": Pipeline,
 }
 """Sections that are one object: a company file replaces the default one whole."""
 
@@ -781,6 +838,7 @@ class PlaybookFile(Model):
     opening_signals: list[OpeningSignal] | None = None
     relationship_marketing: RelationshipMarketing | None = None
     manager_coaching: ManagerCoaching | None = None
+    pipeline: Pipeline | None = None
 
 
 class Playbooks(Model):
@@ -819,6 +877,7 @@ class Playbooks(Model):
     opening_signals: dict[str, OpeningSignal]
     relationship_marketing: RelationshipMarketing
     manager_coaching: ManagerCoaching
+    pipeline: Pipeline
 
     def questions_for(
         self, stage: SpinStage, industry: str | None = None, direction: str | None = None

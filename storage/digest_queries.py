@@ -36,6 +36,7 @@ from sqlmodel import Session, col
 from storage.models import (
     Account,
     AccountChange,
+    Assignment,
     Debrief,
     DigestRun,
     Drill,
@@ -937,3 +938,120 @@ def digest_subscribers(session: Session, platform: str) -> list[DigestSubscriber
         DigestSubscriber(user_id, zone, weekday, clock, tuple(teams))
         for user_id, (zone, weekday, clock, teams) in grouped.items()
     ]
+
+
+# ----- follow-through: drills owed, judged calls, next week's plan ------------------------
+
+MAX_FOLLOW_THROUGH_ROWS = 200  # per list; the digest shows fewer and counts the rest
+
+
+@dataclass(frozen=True)
+class OpenAssignment:
+    """A drill a manager assigned that the member has not done yet."""
+
+    user_id: int
+    name: str
+    scenario_id: str
+    due_at: datetime
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class JudgedDifferently:
+    """A debrief of the week where the coach read the call otherwise than the rep claimed."""
+
+    user_id: int
+    name: str
+    account: str | None
+    claimed: str
+    judged: str
+
+
+@dataclass(frozen=True)
+class PlannedVisit:
+    """A visit planned in the week after the digest's week."""
+
+    user_id: int
+    name: str
+    account: str
+    planned_at: datetime
+
+
+@dataclass
+class FollowThrough:
+    """What the manager should follow up on beyond the week's numbers."""
+
+    assignments: list[OpenAssignment]
+    judged_differently: list[JudgedDifferently]
+    planned_visits: list[PlannedVisit]
+
+
+def load_follow_through(
+    session: Session, team_id: int, window: DigestWindow, next_week: Span
+) -> FollowThrough:
+    """Drills assigned and not done, this week's claims the coach judged otherwise, next
+    week's planned visits: three queries for the whole team."""
+    reps = select(col(Membership.user_id)).where(
+        col(Membership.team_id) == team_id, col(Membership.role) == "member"
+    )
+    assignments = (
+        select(
+            col(Assignment.user_id),
+            col(User.display_name),
+            col(Assignment.scenario_id),
+            col(Assignment.due_at),
+        )
+        .join(User, col(User.id) == col(Assignment.user_id))
+        .where(col(Assignment.user_id).in_(reps), col(Assignment.status) == "open")
+        .order_by(col(Assignment.due_at), col(User.display_name))
+        .limit(MAX_FOLLOW_THROUGH_ROWS)
+    )
+    judged = (
+        select(
+            col(Debrief.owner_id),
+            col(User.display_name),
+            col(Account.name),
+            col(Debrief.outcome),
+            col(Debrief.judged_outcome),
+        )
+        .join(User, col(User.id) == col(Debrief.owner_id))
+        .outerjoin(Account, col(Account.id) == col(Debrief.account_id))
+        .where(
+            col(Debrief.owner_id).in_(reps),
+            col(Debrief.created_at) >= window.current.start,
+            col(Debrief.created_at) < window.current.end,
+            col(Debrief.judged_outcome).is_not(None),
+            col(Debrief.judged_outcome) != col(Debrief.outcome),
+        )
+        .order_by(col(User.display_name), col(Debrief.created_at))
+        .limit(MAX_FOLLOW_THROUGH_ROWS)
+    )
+    planned = (
+        select(
+            col(Visit.owner_id), col(User.display_name), col(Account.name), col(Visit.planned_at)
+        )
+        .join(User, col(User.id) == col(Visit.owner_id))
+        .join(Account, col(Account.id) == col(Visit.account_id))
+        .where(
+            col(Visit.owner_id).in_(reps),
+            col(Visit.status) == "planned",
+            col(Visit.planned_at) >= next_week.start,
+            col(Visit.planned_at) < next_week.end,
+        )
+        .order_by(col(Visit.planned_at), col(User.display_name))
+        .limit(MAX_FOLLOW_THROUGH_ROWS)
+    )
+    return FollowThrough(
+        assignments=[
+            OpenAssignment(user_id, name, scenario, as_utc(due), as_utc(due) < window.as_of)
+            for user_id, name, scenario, due in session.execute(assignments)
+        ],
+        judged_differently=[
+            JudgedDifferently(user_id, name, account, str(claimed), str(verdict))
+            for user_id, name, account, claimed, verdict in session.execute(judged)
+        ],
+        planned_visits=[
+            PlannedVisit(user_id, name, account, as_utc(at))
+            for user_id, name, account, at in session.execute(planned)
+        ],
+    )

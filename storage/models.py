@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
@@ -289,7 +289,7 @@ class FollowUp(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="users.id", index=True)
-    account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    account_id: int | None = Field(default=None, foreign_key="accounts.id", index=True)
     debrief_id: int | None = Field(default=None, foreign_key="debriefs.id")
     text: str = Field(sa_column=Column(Text, nullable=False))
     due_at: datetime = Field(index=True)
@@ -480,3 +480,40 @@ class TrioRound(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = Field(default=None, index=True)
     seconds_used: int | None = None
+
+
+# ----- the pipeline -------------------------------------------------------------
+
+
+class Opportunity(SQLModel, table=True):
+    """A deal on an account: what it is worth, when it should close and where it stands."""
+
+    __tablename__ = "opportunities"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    # In the currency's minor units (fen, cents), so sums are exact.
+    value_minor: int = Field(default=0, sa_type=BigInteger)
+    currency: str = Field(default="CNY", max_length=3)  # ISO 4217
+    close_month: date  # the first day of the month it is expected to close
+    stage: str = Field(max_length=32)  # funnel stage id
+    stage_entered_at: datetime = Field(default_factory=utcnow)
+    status: str = Field(default="open", max_length=8, index=True)  # open | won | lost
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+
+
+class OpportunityChange(SQLModel, table=True):
+    """One change to a deal, so the digest can say what moved, was won, lost or slipped."""
+
+    __tablename__ = "opportunity_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunities.id", index=True)
+    changed_by: int = Field(foreign_key="users.id")
+    field_name: str = Field(max_length=16)  # created | stage | value | close_month | status
+    old_value: str | None = Field(default=None, max_length=32)
+    new_value: str | None = Field(default=None, max_length=32)
+    changed_at: datetime = Field(default_factory=utcnow, index=True)

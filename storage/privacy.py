@@ -25,6 +25,8 @@ from storage.models import (
     Need,
     ObjectionLabel,
     ObjectionLog,
+    Opportunity,
+    OpportunityChange,
     ProbePlan,
     Reminder,
     TrioRound,
@@ -48,6 +50,8 @@ OWNED: tuple[tuple[type[SQLModel], str], ...] = (
     (Assignment, "user_id"),
     (Comment, "author_id"),
     (TrioRound, "rep_id"),  # role-play in threes: the observer's form on the person
+    (Opportunity, "owner_id"),
+    (OpportunityChange, "changed_by"),
 )
 
 

@@ -76,3 +76,46 @@ def test_chart_days_are_written_in_the_readers_language() -> None:
     # A local evening stays on its own day: nothing is moved to UTC.
     late = datetime.fromisoformat("2026-12-02T23:30:00+08:00")
     assert day_label(late, "en") == "Dec 2"
+
+
+# ----- reused figures and the worker processes -------------------------------------------
+
+
+def _rows(count: int, offset: int = 0) -> list[ChartRow]:
+    return [
+        ChartRow(NAMES[index % len(NAMES)], index + offset, index, (index + offset) % 3, 1)
+        for index in range(count)
+    ]
+
+
+def _labels(team: str) -> ChartLabels:
+    return ChartLabels(
+        title=f"{team}: visits and debriefs per rep",
+        subtitle="Week 47 · 16 Nov – 22 Nov",
+        visits="Visits done",
+        debriefs="Debriefs",
+        this_week="This week",
+        last_week="Last week",
+        more="Only the first 25 members are shown.",
+    )
+
+
+def test_a_reused_figure_draws_the_same_picture_as_a_fresh_one() -> None:
+    first = render_chart(_rows(6), _labels("East"))
+    other = render_chart(_rows(6, offset=4), _labels("West"))  # same layout, other bars
+    chinese = render_chart(_rows(6), _labels("华东"))
+    assert first.startswith(PNG) and other.startswith(PNG) and chinese.startswith(PNG)
+    assert other != first and chinese != first
+    assert render_chart(_rows(6), _labels("East")) == first  # nothing left over from the others
+
+
+def test_charts_drawn_in_worker_processes_match_charts_drawn_here() -> None:
+    from dialogs.manager.digest_chart import ChartPool
+
+    pool = ChartPool(workers=1)
+    try:
+        pool.warm()
+        drawn = pool.render(_rows(4), _labels("东区"))
+    finally:
+        pool.close()
+    assert drawn == render_chart(_rows(4), _labels("东区"))

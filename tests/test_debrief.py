@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -30,10 +30,13 @@ from storage.models import (
     Debrief,
     FollowUp,
     ObjectionLog,
+    Opportunity,
+    OpportunityChange,
     Reminder,
     User,
     Visit,
 )
+from storage.opportunities import add_opportunity
 from storage.reminders import schedule_visit_reminders
 from tests.conftest import FIXED_NOW
 from tests.helpers import Chat
@@ -645,3 +648,154 @@ def test_the_drill_table_in_the_locales_names_real_drills() -> None:
         assert set(table) == items
         assert set(table.values()) <= set(pb.drills)
         assert strings["debrief.default_drill"] in pb.drills
+
+
+# ----- the deal on the account ---------------------------------------------------------------
+
+
+def add_deal(database: Database, value: int = 1_000_000, stage: str = "potential") -> None:
+    """An open deal on the planned visit's account, worth `value` yuan, closing in January."""
+    with Session(database) as session:
+        account = session.exec(select(Account)).one()
+        add_opportunity(
+            session,
+            account,
+            account.owner_id,
+            value_minor=value * 100,
+            currency="CNY",
+            close_month=date(2027, 1, 1),
+            stage=stage,
+            now=FIXED_NOW - timedelta(days=20),
+            won_stage="signed",
+        )
+        session.commit()
+
+
+def debrief_until_the_deal(chat: Chat, *, stage: str = "Unchanged") -> None:
+    chat.say("/debrief")
+    chat.press("Huaxin Steel")
+    review_until_outcome(chat)
+    chat.press("Continuation")
+    chat.say("/skip")  # no commitment
+    chat.say("Ask for the budget calendar.")
+    chat.say("The cost comparison.")
+    chat.say("Ask earlier.")
+    rate(chat, 5, 5, 5, 5, 5)
+    chat.press(stage)  # the account's funnel stage
+    chat.say("/skip")  # the opening position
+    chat.say("/skip")  # nobody's stance changed
+
+
+def test_the_debrief_asks_whether_the_deal_moved_and_records_what_did(
+    engine: Engine, database: Database
+) -> None:
+    chat = rep(engine)
+    plan_visit(database)
+    add_deal(database)
+    debrief_until_the_deal(chat)
+    assert "The deal on Huaxin Steel: <b>CN¥1m</b>, <b>Potential customer</b>" in chat.text
+    assert "Did anything about it change" in chat.text
+    chat.press("Yes")
+    chat.press("Target customer")
+    chat.say("a lot")  # refused, nothing changes
+    assert "couldn't read that amount" in chat.text
+    chat.say("¥1,500,000")
+    chat.say("last year")
+    assert "couldn't read that month" in chat.text or "already over" in chat.text
+    chat.say("2027-03")
+    assert "What is the next step" in chat.text
+    chat.say("/skip")
+    card = chat.text
+    assert "💰 Deal: stage Potential customer → Target customer" in card
+    assert "value CN¥1m → CN¥1.5m" in card and "close month Jan 2027 → Mar 2027" in card
+    [deal] = rows(database, Opportunity)
+    assert (deal.stage, deal.value_minor, deal.close_month, deal.status) == (
+        "target",
+        150_000_000,
+        date(2027, 3, 1),
+        "open",
+    )
+    assert deal.stage_entered_at.replace(tzinfo=UTC) == FIXED_NOW
+    changes = [(c.field_name, c.new_value) for c in rows(database, OpportunityChange)]
+    assert changes == [
+        ("created", "potential"),
+        ("value", "150000000"),
+        ("close_month", "2027-03"),
+        ("stage", "target"),
+    ]
+
+
+def test_nothing_moved_is_one_answer_and_changes_nothing(
+    engine: Engine, database: Database
+) -> None:
+    chat = rep(engine)
+    plan_visit(database)
+    add_deal(database)
+    debrief_until_the_deal(chat)
+    chat.press("No")
+    assert "What is the next step" in chat.text
+    chat.say("/skip")
+    assert "💰 Deal" not in chat.text
+    assert [c.field_name for c in rows(database, OpportunityChange)] == ["created"]
+
+
+def test_a_won_deal_skips_the_close_month_and_counts_this_month(
+    engine: Engine, database: Database
+) -> None:
+    chat = rep(engine)
+    plan_visit(database)
+    add_deal(database, stage="target")
+    debrief_until_the_deal(chat)
+    chat.press("Yes")
+    chat.press("Signed customer")
+    chat.say("/skip")  # the value stays
+    assert "What is the next step" in chat.text  # no close month for a won deal
+    chat.say("/skip")
+    assert "🏆 won" in chat.text
+    [deal] = rows(database, Opportunity)
+    assert (deal.status, deal.stage, deal.close_month) == ("won", "signed", date(2026, 11, 1))
+
+
+def test_moving_the_account_in_the_funnel_moves_its_deal(
+    engine: Engine, database: Database
+) -> None:
+    chat = rep(engine)
+    plan_visit(database)
+    add_deal(database)
+    debrief_until_the_deal(chat, stage="Target customer")
+    chat.press("No")  # nothing else about the deal
+    chat.say("/skip")
+    [deal] = rows(database, Opportunity)
+    assert deal.stage == "target"
+    assert "stage Potential customer → Target customer" in chat.text
+
+
+def test_a_lost_deal(engine: Engine, database: Database) -> None:
+    chat = rep(engine)
+    plan_visit(database)
+    add_deal(database)
+    debrief_until_the_deal(chat)
+    chat.press("Yes")
+    chat.press("Lost")
+    assert "What is the next step" in chat.text  # neither value nor month for a lost deal
+    chat.say("/skip")
+    [deal] = rows(database, Opportunity)
+    assert deal.status == "lost"
+
+
+def test_an_explicit_unchanged_deal_stage_wins_over_the_accounts_move(
+    engine: Engine, database: Database
+) -> None:
+    chat = rep(engine)
+    plan_visit(database)
+    add_deal(database)
+    debrief_until_the_deal(chat, stage="Target customer")
+    chat.press("Yes")
+    chat.press("Stage unchanged")
+    chat.say("/skip")  # the value stays
+    chat.say("2027-02")
+    chat.say("/skip")  # no next step
+    [deal] = rows(database, Opportunity)
+    assert (deal.stage, deal.close_month) == ("potential", date(2027, 2, 1))
+    [account] = rows(database, Account)
+    assert account.stage == "target"

@@ -44,3 +44,14 @@ def test_postgres_upgrade_from_empty(postgres_database: str) -> None:
     assert set(inspect(engine).get_table_names()) >= TABLES
     assert current_revision(engine) == head_revision(engine)
     engine.dispose()
+
+
+def test_opportunities_and_their_history_have_tables(any_database: str) -> None:
+    engine = make_engine(any_database)
+    upgrade(engine)
+    tables = set(inspect(engine).get_table_names())
+    assert {"opportunities", "opportunity_changes"} <= tables
+    columns = {column["name"] for column in inspect(engine).get_columns("opportunities")}
+    assert {"value_minor", "currency", "close_month", "stage", "stage_entered_at"} <= columns
+    assert (current_revision(engine) or "") >= "0010"
+    engine.dispose()

@@ -232,6 +232,7 @@ def test_the_rep_sees_which_tier_advice_is_ours(
     for _ in range(2):
         chat.say("5")
     chat.say("No" if language == "en" else "否")
+    chat.say("/skip")  # no deal on the account yet
     assert "SalesCoach" in chat.text  # the card marks it too
     text = start_account(chat, language, "existing", "low", "low")
     assert "<b>EIV</b>" in text and seed_text in text and "SalesCoach" not in text
@@ -310,6 +311,7 @@ def test_titles_and_tactics_show_where_the_rep_plans_contacts(
     chat.say("1")  # stance
     chat.say("1")  # relationship
     chat.say("No" if language == "en" else "否")
+    chat.say("/skip")  # no deal on the account yet
     assert "🔑" in chat.text and tactic in chat.text
 
 

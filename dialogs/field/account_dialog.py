@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dialogs.core.io import Outgoing
-from dialogs.core.steps import END, AnswerKind, Command, Context, Dialog, Option, Step, StopDialog
+from dialogs.core.steps import AnswerKind, Command, Context, Dialog, Option, Step, StopDialog
 from dialogs.field.accounts import (
     MAX_NAME,
     NEW,
@@ -17,6 +17,7 @@ from dialogs.field.accounts import (
     validate_account_name,
     validate_picked_account,
 )
+from dialogs.field.deal_steps import account_deal_steps, deal_line, save_account_deal
 from dialogs.field.visit_dialog import role_values
 from playbooks.schema import ContactTactic, Playbooks
 from storage.accounts import (
@@ -32,6 +33,7 @@ from storage.models import Account, Contact
 
 LEVELS = ("high", "low")
 DECISION_MAKER = "decision_maker"
+DEAL_STEP = "deal_value"  # after the contacts: the deal on the account
 
 
 def _begin(ctx: Context, args: str) -> list[Outgoing]:
@@ -50,6 +52,12 @@ def _prefill(ctx: Context) -> None:
         ctx.data.setdefault(field, getattr(account, field))
     ctx.data.setdefault("short_term", account.short_term)
     ctx.data.setdefault("long_term", account.long_term)
+
+
+def _account_of(ctx: Context) -> Account | None:
+    """The account being updated; None while it is a new one."""
+    account_id = ctx.data.get("account_id")
+    return get_account(ctx.session, ctx.user.id or 0, int(account_id)) if account_id else None
 
 
 def _store_pick(ctx: Context, value: Any) -> None:
@@ -147,7 +155,7 @@ def _relationship_values(ctx: Context) -> dict[str, Any]:
 
 
 def _more_contacts(_ctx: Context, value: Any) -> str:
-    return "contact_name" if value else END
+    return "contact_name" if value else DEAL_STEP
 
 
 # ----- finish ----------------------------------------------------------------------
@@ -191,6 +199,7 @@ def _save(ctx: Context) -> Account:
         old_stage if data.get("account_id") else None,
         account.stage,
     )
+    save_account_deal(ctx, account)
     touch(ctx.session, account)
     ctx.session.flush()
     for contact in data.get("contacts", []):
@@ -216,7 +225,7 @@ def account_card(ctx: Context, account: Account) -> str:
     value_class = None
     if account.short_term is not None and account.long_term is not None:
         value_class = pb.value_matrix.classify(account.short_term, account.long_term)
-    return ctx.t(
+    card = ctx.t(
         "accounts.card",
         account=account,
         industry=pb.industries.get(account.industry or ""),
@@ -248,6 +257,8 @@ def account_card(ctx: Context, account: Account) -> str:
             for item in open_follow_ups_for_account(ctx.session, account.id or 0)
         ],
     )
+    deal = deal_line(ctx, account)
+    return f"{card}\n{deal}" if deal else card
 
 
 def breakthrough_tactics(playbooks: Playbooks, contacts: list[Contact]) -> list[ContactTactic]:
@@ -342,7 +353,7 @@ ACCOUNT = Dialog(
             prompt="accounts.ask_add_contact",
             kind=AnswerKind.YES_NO,
             prompt_values=_value_values,
-            next=lambda _ctx, value: "contact_name" if value else END,
+            next=lambda _ctx, value: "contact_name" if value else DEAL_STEP,
         ),
         Step(
             id="contact_name",
@@ -382,6 +393,8 @@ ACCOUNT = Dialog(
             kind=AnswerKind.YES_NO,
             next=_more_contacts,
         ),
+        # Last, so the card follows at once: the deal's value, and its close month.
+        *account_deal_steps(_account_of),
     ),
 )
 

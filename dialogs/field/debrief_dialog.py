@@ -21,6 +21,7 @@ from dialogs.core.steps import (
 )
 from dialogs.field.accounts import ensure_account, new_account_steps, pick_account_step
 from dialogs.field.coaching_card import drills_by_objection, strongest, suggest_drill, weakest
+from dialogs.field.deal_steps import debrief_deal_steps, save_debrief_deal
 from playbooks.locales import load_locale
 from playbooks.schema import DebriefQuestion, OpeningCell, RatingItem, RatingLevel
 from storage.accounts import contacts_of, get_account, get_contact, record_change, touch
@@ -487,13 +488,17 @@ def _finish(ctx: Context) -> list[Outgoing]:
     if visit is None and _is_ad_hoc(ctx):
         visit = _ad_hoc_visit(ctx, account)
     changes = _apply_account_changes(ctx, account)
+    deal_changes = save_debrief_deal(ctx, account)
     debrief = add_debrief(ctx.session, _debrief_from_answers(ctx, visit, account))
     follow_up = _add_next_step(ctx, account, debrief)
     if visit is not None:
         mark_visit_done(ctx.session, visit, ctx.now)
         cancel_visit_reminders(ctx.session, visit.id or 0)
     touch(ctx.session, account)
-    return [Outgoing(_coaching_card(ctx, account, visit, changes, follow_up))]
+    card = _coaching_card(ctx, account, visit, changes, follow_up)
+    if deal_changes:
+        card += "\n\n" + ctx.t("pipeline.debrief_deal", changes=deal_changes)
+    return [Outgoing(card)]
 
 
 def _ad_hoc_visit(ctx: Context, account: Account) -> Visit:
@@ -857,6 +862,8 @@ DEBRIEF = Dialog(
             when=lambda ctx: ctx.data.get("contact") is not None and _has_contacts(ctx),
             prompt_values=_stance_values,
         ),
+        # Only when the account has an open deal: did it move? Then what changed.
+        *debrief_deal_steps(_account),
         Step(
             id="next_step",
             prompt="debrief.ask_next_step",

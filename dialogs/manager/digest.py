@@ -16,14 +16,18 @@ from sqlmodel import Session
 from dialogs.core.callbacks import encode_action
 from dialogs.core.io import Button, Outgoing
 from dialogs.core.texts import Texts, split_message
-from dialogs.manager.digest_chart import ChartLabels, ChartRow, render_chart
-from playbooks.schema import RUBRIC_SCORES, Playbooks, PortfolioDiagnosis
+from dialogs.manager.digest_chart import ChartLabels, ChartRow, Renderer, render_chart
+from dialogs.manager.pipeline import PipelineView, pipeline_view
+from dialogs.manager.pipeline_digest import pipeline_sections
+from playbooks.schema import RUBRIC_SCORES, Playbooks, PortfolioDiagnosis, PortfolioThresholds
 from storage.digest_queries import (
     DigestWindow,
+    FollowThrough,
     Member,
     RepCounts,
     Span,
     TeamWeek,
+    load_follow_through,
     load_team_week,
 )
 
@@ -31,10 +35,6 @@ MESSAGE_LIMIT = 4000  # below Telegram's 4,096, leaving room for what the entity
 MEMBER_BUTTON = "m"  # action-button prefix: open a member's recent debriefs
 # A visit that took place less than this long ago is not yet "without a debrief".
 DEBRIEF_GRACE = timedelta(hours=12)
-# A value class "dominates" the pipeline from this share of open opportunities,
-# and only once there are enough of them for a share to mean something.
-DOMINANT_SHARE = 0.4
-MIN_OPEN_FOR_DIAGNOSIS = 4
 OVERDUE_ALERT = 3
 MAX_MOVES_SHOWN = 25
 MAX_REP_BUTTONS = 40
@@ -87,6 +87,12 @@ def previous_week(label: str) -> str:
     return f"{year}-W{week:02d}"
 
 
+def next_week_label(label: str) -> str:
+    """The ISO week after `label`."""
+    year, week, _ = (week_start(label) + timedelta(days=7)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def digest_window(label: str, zone: tzinfo, now: datetime) -> DigestWindow:
     """The week, the week before it, and the moment overdue and missing debriefs are judged."""
     current = week_span(label, zone)
@@ -118,12 +124,17 @@ class Digest:
     week: str
     first_day: date
     last_day: date
+    # The pipeline at the week's end and what to follow through on (None: not read).
+    pipeline: PipelineView | None = None
+    follow_through: FollowThrough | None = None
+    zone: tzinfo = UTC
 
     @property
     def empty(self) -> bool:
         """Nothing was recorded by anyone in the team this week."""
         active = any(counts.active for counts in self.data.current.values())
-        return not active and not self.data.stage_moves and not self.data.trio
+        deals_moved = self.pipeline is not None and self.pipeline.moved
+        return not active and not self.data.stage_moves and not self.data.trio and not deals_moved
 
     def counts(self, user_id: int) -> RepCounts:
         """A member's numbers this week (zeros when they did nothing)."""
@@ -151,17 +162,29 @@ def build_digest(
 ) -> Digest | None:
     """Read one team's week ("2026-W47"); None when the team does not exist."""
     week = week.strip().upper()
+    window = digest_window(week, zone, now)
     data = load_team_week(
         session,
         team_id,
-        digest_window(week, zone, now),
+        window,
         flagged_openings=flagged_letters(playbooks),
         closed_stages=closed_stages(playbooks),
     )
     if data is None:
         return None
     monday = week_start(week)
-    return Digest(data=data, week=week, first_day=monday, last_day=monday + timedelta(days=6))
+    next_week = week_span(next_week_label(week), zone)
+    return Digest(
+        data=data,
+        week=week,
+        first_day=monday,
+        last_day=monday + timedelta(days=6),
+        pipeline=pipeline_view(
+            session, team_id, as_of=window.as_of, zone=zone, playbooks=playbooks
+        ),
+        follow_through=load_follow_through(session, team_id, window, next_week),
+        zone=zone,
+    )
 
 
 def flagged_letters(playbooks: Playbooks) -> list[str]:
@@ -179,13 +202,16 @@ def closed_stages(playbooks: Playbooks) -> list[str]:
     return stages[-1:]
 
 
-def dominant_class(value_mix: dict[int, int]) -> int | None:
-    """The value class that makes up too large a share of open opportunities, if any."""
+def dominant_class(value_mix: dict[int, int], portfolio: PortfolioThresholds) -> int | None:
+    """The value class that makes up too large a share of open opportunities, if any.
+
+    The share and the minimum number of opportunities are playbook data (pipeline.yaml).
+    """
     total = sum(value_mix.values())
-    if total < MIN_OPEN_FOR_DIAGNOSIS:
+    if total < portfolio.min_open:
         return None
     number, count = max(value_mix.items(), key=lambda item: (item[1], -item[0]))
-    return number if count / total >= DOMINANT_SHARE else None
+    return number if 100 * count >= portfolio.dominant_share * total else None
 
 
 # ----- rendering -----------------------------------------------------------------------
@@ -215,6 +241,7 @@ def digest_html(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
         _value_section(digest, t, playbooks),
         _moves_section(digest, t, playbooks),
         _attention_section(digest, t),
+        *pipeline_sections(digest.pipeline, digest.follow_through, t, playbooks, digest.zone),
     ]
     return "\n\n".join(section for section in sections if section)
 
@@ -442,7 +469,7 @@ def _value_section(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
         }
         for value_class in sorted(matrix.classes, key=lambda item: item.number)
     ]
-    dominant = dominant_class(mix)
+    dominant = dominant_class(mix, playbooks.pipeline.portfolio)
     diagnosis: PortfolioDiagnosis | None = (
         matrix.diagnosis(dominant) if dominant is not None else None
     )
@@ -450,7 +477,7 @@ def _value_section(digest: Digest, t: Texts, playbooks: Playbooks) -> str:
         "digest.value_mix",
         classes=classes,
         total=total,
-        enough=total >= MIN_OPEN_FOR_DIAGNOSIS,
+        enough=total >= playbooks.pipeline.portfolio.min_open,
         diagnosis=diagnosis.diagnosis.get(t.language) if diagnosis else None,
         action=diagnosis.action.get(t.language) if diagnosis else None,
     )
@@ -504,7 +531,12 @@ def _attention_section(digest: Digest, t: Texts) -> str:
 
 
 def digest_messages(
-    digest: Digest, t: Texts, playbooks: Playbooks, *, chart: bool = True
+    digest: Digest,
+    t: Texts,
+    playbooks: Playbooks,
+    *,
+    chart: bool = True,
+    render: Renderer = render_chart,
 ) -> list[Outgoing]:
     """The digest as messages: text parts, then rep buttons and the chart on the last one."""
     parts = render_digest(digest, t, playbooks)
@@ -513,7 +545,8 @@ def digest_messages(
         return messages
     messages[-1].buttons = rep_buttons(digest, t)
     if chart:
-        messages[-1].attachments = {f"digest-{digest.week}.png": digest_chart(digest, t)}
+        png = digest_chart(digest, t, render)
+        messages[-1].attachments = {f"digest-{digest.week}.png": png}
     return messages
 
 
@@ -532,8 +565,13 @@ def rep_buttons(digest: Digest, t: Texts) -> list[list[Button]]:
     return [buttons[index : index + 2] for index in range(0, len(buttons), 2)]
 
 
-def digest_chart(digest: Digest, t: Texts) -> bytes:
+def digest_chart(digest: Digest, t: Texts, render: Renderer = render_chart) -> bytes:
     """The PNG: visits done and debriefs per member, this week against last week."""
+    return render(*chart_input(digest, t))
+
+
+def chart_input(digest: Digest, t: Texts) -> tuple[list[ChartRow], ChartLabels]:
+    """What the chart shows, in the reader's language: small and picklable, for a worker."""
     rows = [
         ChartRow(
             name=member.name,
@@ -557,4 +595,4 @@ def digest_chart(digest: Digest, t: Texts) -> bytes:
         last_week=plain("digest.chart_last_week"),
         more=plain("digest.chart_more"),
     )
-    return render_chart(rows, labels)
+    return rows, labels
