@@ -273,8 +273,7 @@ class DigestSender:
         chat_id = user.platform_user_id
         if not await asyncio.to_thread(self._queue_all, run, chat_id, messages, outbox):
             return 0  # another process took the run over: it sends, not us
-        with broadcast_lane():  # behind replies to people's input (bot/sending.py)
-            await outbox.flush(chat_id)
+        await outbox.flush(chat_id)  # queued in the broadcast lane: behind replies to people
         return 1
 
     def _queue_all(

@@ -166,8 +166,7 @@ class Dispatcher:
         chat_id = await asyncio.to_thread(self._queue, reminder_id, outbox)
         if chat_id is None:
             return 0
-        with broadcast_lane():  # behind replies to people's input (bot/sending.py)
-            await outbox.flush(chat_id)
+        await outbox.flush(chat_id)  # queued in the broadcast lane: behind replies to people
         return 1
 
     def _queue(self, reminder_id: int, outbox: OutboxSender) -> str | None:

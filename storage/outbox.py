@@ -177,14 +177,20 @@ def release_claims(session: Session, worker: str) -> int:
 
 
 def chats_waiting(session: Session, platform: str, worker: str, now: datetime) -> list[str]:
-    """Chats with an unsent message `worker` may claim now, the longest-waiting first."""
-    rows = session.exec(
-        select(OutboxMessage.chat_id, func.min(OutboxMessage.id))
-        .where(OutboxMessage.platform == platform, *_unsent(), *_claimable(worker, now))
+    """Chats whose oldest unsent message `worker` may claim now, the longest-waiting first."""
+    heads = (
+        select(func.min(OutboxMessage.id).label("head"))
+        .where(OutboxMessage.platform == platform, *_unsent())
         .group_by(col(OutboxMessage.chat_id))
-        .order_by(func.min(OutboxMessage.id))
+        .subquery()
+    )
+    rows = session.exec(
+        select(OutboxMessage.chat_id)
+        .join(heads, col(OutboxMessage.id) == heads.c.head)
+        .where(*_claimable(worker, now))
+        .order_by(col(OutboxMessage.id))
     ).all()
-    return [chat_id for chat_id, _first in rows]
+    return list(rows)
 
 
 def unsent_count(session: Session, platform: str | None = None) -> int:
