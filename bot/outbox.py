@@ -178,7 +178,8 @@ class OutboxSender:
         loop = asyncio.get_running_loop()
         try:
             async with lock:
-                while (claimed := await asyncio.to_thread(self._claim, chat_id)) is not None:
+                claimed = await asyncio.to_thread(self._claim, chat_id)
+                while claimed is not None:
                     if claimed.lane == BROADCAST and last_broadcast is not None:
                         # Counted from when the last one arrived, not from when it was sent:
                         # a send waits its turn in the rate limiter first.
@@ -189,7 +190,13 @@ class OutboxSender:
                         last_broadcast = loop.time()
                     if outcome is None:
                         break  # to be tried again later (or nothing more can reach the chat)
-                    sent += outcome
+                    if outcome:  # recorded as sent and the next one claimed, in one transaction
+                        sent += 1
+                        claimed = await asyncio.to_thread(
+                            self._sent_then_claim, claimed.id, chat_id
+                        )
+                    else:
+                        claimed = await asyncio.to_thread(self._claim, chat_id)
         finally:
             if not lock.locked() and self._chats.get(chat_id) is lock:
                 del self._chats[chat_id]
@@ -234,8 +241,18 @@ class OutboxSender:
             ),
         )
 
+    def _sent_then_claim(self, message_id: int, chat_id: str) -> Claimed | None:
+        now = self.clock()
+
+        def work(session: Session) -> Claimed | None:
+            mark_sent(session, message_id, now)
+            return claim_head(session, self.platform, chat_id, self.worker, now, self.config.lease)
+
+        return run_transaction(self.database, work)
+
     async def _send(self, claimed: Claimed) -> int | None:
-        """Send one claimed message; 1 sent, 0 given up, None to stop this chat for now."""
+        """Send one claimed message; 1 sent (not yet recorded: the caller does, with the next
+        claim), 0 given up, None to stop this chat for now."""
         outgoing, edit = decode(claimed.payload)
         lane = broadcast_lane() if claimed.lane == BROADCAST else contextlib.nullcontext()
         try:
@@ -256,7 +273,6 @@ class OutboxSender:
         except Exception as error:  # a bug must not stop the chat's other messages for good
             log.exception("outbox message %s: unexpected error", claimed.id)
             return await asyncio.to_thread(self._record_retry, claimed, DeliveryRetry(repr(error)))
-        await asyncio.to_thread(self._record, mark_sent, claimed.id)
         return 1
 
     def _record(self, change: Callable[..., object], *args: object) -> None:
