@@ -62,20 +62,24 @@ def test_a_chats_messages_are_claimed_in_order_by_one_sender(any_database: str) 
     with transaction(database) as session:
         # Another sender waits: the head is taken, and the next may not overtake it.
         assert claim_head(session, "telegram", "7", "b@host:2", now, LEASE) is None
-        assert chats_waiting(session, "telegram", "b@host:2", now) == ["8"]
+        waiting = chats_waiting(session, "telegram", "b@host:2", now)
+        assert waiting == [("7", BROADCAST), ("8", INTERACTIVE)]
         # The holder takes it again (its own claim), e.g. after a failed attempt.
         again = claim_head(session, "telegram", "7", "a@host:1", now, LEASE)
         assert again is not None and again.id == first
-    with transaction(database) as session:
-        mark_sent(session, first)
-    with transaction(database) as session:
-        nxt = claim_head(session, "telegram", "7", "b@host:2", now, LEASE)
-        assert nxt is not None and (nxt.id, nxt.lane) == (second, BROADCAST)
+        # The chat's broadcasts are a queue of their own: a reply never waits behind them.
+        broadcast = claim_head(session, "telegram", "7", "b@host:2", now, LEASE, BROADCAST)
+        assert broadcast is not None and broadcast.id == second
         retry_later(session, second, now + timedelta(seconds=30))
     with transaction(database) as session:
-        assert claim_head(session, "telegram", "7", "b@host:2", now, LEASE) is None  # not yet
-        later = now + timedelta(seconds=31)
-        assert claim_head(session, "telegram", "7", "b@host:2", later, LEASE) is not None
+        mark_sent(session, first)
+        third = add_message(session, "telegram", "7", "three", INTERACTIVE)
+    with transaction(database) as session:
+        nxt = claim_head(session, "telegram", "7", "b@host:2", now, LEASE)
+        assert nxt is not None and nxt.id == third
+        assert claim_head(session, "telegram", "7", "b@host:2", now, LEASE, BROADCAST) is None
+        later = now + timedelta(seconds=31)  # the retry is due
+        assert claim_head(session, "telegram", "7", "b@host:2", later, LEASE, BROADCAST)
     with transaction(database) as session:
         # A dead sender's claim is freed at once; any other would wait for the lease.
         assert claim_head(session, "telegram", "8", "dead@host:3", now, LEASE) is not None
@@ -83,7 +87,7 @@ def test_a_chats_messages_are_claimed_in_order_by_one_sender(any_database: str) 
         assert release_claims(session, "dead@host:3") == 1
         assert claim_head(session, "telegram", "8", "b@host:2", now, LEASE) is not None
     with Session(database) as session:
-        assert unsent_count(session) == 2
+        assert unsent_count(session) == 3
     database.dispose()
 
 
