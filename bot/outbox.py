@@ -270,6 +270,14 @@ class OutboxSender:
             await asyncio.to_thread(self._record_blocked, claimed)
             return None
         except DeliveryRetry as error:
+            # With the cause's traceback (the log set-up redacts the token in its URL).
+            log.warning(
+                "outbox message %s to chat %s: %s; trying again later",
+                claimed.id,
+                claimed.chat_id,
+                error,
+                exc_info=error.__cause__ or error,
+            )
             return await asyncio.to_thread(self._record_retry, claimed, error)
         except DeliveryFailed as error:
             log.warning(
