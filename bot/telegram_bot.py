@@ -1,7 +1,11 @@
 """The Telegram front end: turns updates into engine inputs and replies into Bot API calls.
 
 Handlers are thin and registered in `build_application`; behaviour lives in
-the dialog engine.
+the dialog engine. Every update comes from the inbox (bot/updates.py stores it
+before Telegram is told it arrived); a turn marks it handled and queues its
+replies in the outbox in its own transaction, and the outbox sender
+(bot/outbox.py) sends them. So a crash at any point loses no input and leaves
+no reply unsent; see the README's "Crashes" section for the one repeat left.
 """
 
 from __future__ import annotations
