@@ -102,14 +102,15 @@ def main() -> None:
     print(f"week: {steps} inputs, {sum(map(len, reference.per_step))} messages; {kind}")
 
     totals = Comparison(0, 0, 0, 0, True, True)
-    done = 0
+    done = window_hits = 0
     per_timing = dict.fromkeys(TIMINGS, 0)
     for index in range(0, args.kills, args.per_pass):
         count = min(args.per_pass, args.kills - index)
         kills = plan_kills(count, args.seed + index, steps, multi)
         run = one_week(args.database, workdir / f"pass{index}", kills, args.webhook)
-        outcome = compare(reference, run, window_steps=set())
+        outcome = compare(reference, run)
         done += run.kills
+        window_hits += sum(run.window.values())
         for kill in kills:
             per_timing[kill.timing] += 1
         totals = Comparison(
@@ -119,11 +120,14 @@ def main() -> None:
             totals.other + outcome.other,
             totals.rows_equal and outcome.rows_equal,
             totals.final_equal and outcome.final_equal,
+            totals.window_duplicates + outcome.window_duplicates,
         )
         print(
             f"  pass {index // args.per_pass + 1}: {run.kills} kills, lost {outcome.lost_inputs}, "
             f"unsent {outcome.unsent}, duplicates {outcome.duplicates}, other {outcome.other}, "
-            f"rows equal {outcome.rows_equal}, messages equal {outcome.final_equal}",
+            f"rows equal {outcome.rows_equal}, messages equal {outcome.final_equal}; "
+            f"in the window by chance {sum(run.window.values())}, "
+            f"repeated there {outcome.window_duplicates}",
             flush=True,
         )
     print(f"kills: {done} ({', '.join(f'{t} {n}' for t, n in per_timing.items())})")
@@ -132,13 +136,18 @@ def main() -> None:
         f"duplicate replies: {totals.duplicates}; other differences: {totals.other}; "
         f"stored rows identical: {totals.rows_equal}; every message identical: {totals.final_equal}"
     )
+    print(
+        f"timed kills that fell in the window (Telegram had a message, the bot had not recorded "
+        f"it): {window_hits} message(s); repeated after the restart: {totals.window_duplicates}"
+    )
     if args.window:
         kills = plan_kills(args.window, args.seed, steps, multi, timings=(WINDOW,))
         run = one_week(args.database, workdir / "window", kills, args.webhook)
-        outcome = compare(reference, run, window_steps={kill.step for kill in kills})
+        outcome = compare(reference, run)
         print(
             f"window (killed after Telegram accepted a message, before it was recorded): "
-            f"{run.kills} kills, {outcome.window_duplicates} message(s) sent twice; lost "
+            f"{run.kills} kills, {sum(run.window.values())} message(s) caught, "
+            f"{outcome.window_duplicates} sent twice; lost "
             f"{outcome.lost_inputs}, unsent {outcome.unsent}, other duplicates {outcome.duplicates}"
         )
     print(f"took {time.monotonic() - started:.0f} s; logs in {workdir}")
