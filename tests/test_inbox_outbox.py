@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from storage.db import make_engine, transaction
 from storage.inbox import claim_turn, pending_events, store_event
@@ -113,6 +113,6 @@ def test_a_blocked_chats_messages_are_dropped_and_their_reminders_fail(
     with Session(database) as session:
         assert unsent_count(session) == 0
         assert session.get(Reminder, reminder.id).status == "failed"  # type: ignore[union-attr]
-        rows = session.query(OutboxMessage).all()
+        rows = session.exec(select(OutboxMessage)).all()
         assert {row.failed for row in rows} == {"the user blocked the bot"}
     database.dispose()
