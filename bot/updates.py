@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine as Database
@@ -17,6 +18,7 @@ from telegram.ext import BaseUpdateProcessor
 
 from storage.db import run_transaction
 from storage.inbox import Pending, pending_events, store_event
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +118,12 @@ class InboxQueue(asyncio.Queue[object]):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def requeue_pending(self, bot: Bot) -> int:
-        """Queue the updates stored and not handled (by a process that died), oldest first."""
-        pending = await asyncio.to_thread(self._pending)
+    async def requeue_pending(self, bot: Bot, older_than: timedelta | None = None) -> int:
+        """Queue the updates stored and not handled (by a process that died), oldest first;
+        with `older_than`, only those waiting that long (another process may be on the rest).
+        """
+        before = utcnow() - older_than if older_than is not None else None
+        pending = await asyncio.to_thread(self._pending, before)
         for event in pending:
             try:
                 update = Update.de_json(json.loads(event.payload), bot)
@@ -128,9 +133,9 @@ class InboxQueue(asyncio.Queue[object]):
             if update is not None:
                 await super().put(update)
         if pending:
-            log.info("handling %d update(s) received before a restart", len(pending))
+            log.info("handling %d stored update(s) not yet handled", len(pending))
         return len(pending)
 
-    def _pending(self) -> list[Pending]:
+    def _pending(self, before: datetime | None) -> list[Pending]:
         with Session(self.database) as session:
-            return pending_events(session, self.platform)
+            return pending_events(session, self.platform, received_before=before)

@@ -55,6 +55,8 @@ HEALTH_PATH = "/healthz"
 # Telegram gives up re-delivering long before a day has passed, so older ids can go.
 KEEP_PROCESSED = timedelta(days=1)
 PRUNE_INTERVAL = 3600.0
+# An update stored this long ago and still not handled was left by a process that died.
+STALE_AFTER = timedelta(seconds=60)
 PRUNE_FIRST = 60.0
 # A health check must answer even when the database hangs (an unreachable host).
 HEALTH_DATABASE_TIMEOUT = 5.0
@@ -163,6 +165,23 @@ def schedule_pruning(application: Application, database: Database) -> None:  # t
     application.job_queue.run_repeating(
         prune, interval=PRUNE_INTERVAL, first=PRUNE_FIRST, name="prune-processed-updates"
     )
+
+
+def schedule_takeover(application: Application) -> None:  # type: ignore[type-arg]
+    """A periodic job handling updates another process took in and never handled (it died
+    and has not come back); each is still handled once, whoever gets to it first."""
+    queue = application.update_queue
+    assert isinstance(queue, InboxQueue) and application.job_queue is not None
+
+    async def take_over(_context: ContextTypes.DEFAULT_TYPE) -> None:
+        taken = await queue.requeue_pending(application.bot, older_than=STALE_AFTER)
+        if taken:
+            log.warning("handling %d update(s) another process took in and left", taken)
+
+    application.job_queue.run_repeating(
+        take_over, interval=STALE_AFTER.total_seconds(), first=STALE_AFTER.total_seconds(),
+        name="take-over-stale-updates",
+    )  # fmt: skip
 
 
 # -- the HTTP side -----------------------------------------------------------------------
@@ -304,6 +323,7 @@ class WebhookServer:
                 self.config.url, secret_token=self.config.secret, allowed_updates=Update.ALL_TYPES
             )
             schedule_pruning(application, self.database)
+            schedule_takeover(application)
             await application.start()
             log.info("webhook mode: listening on %s:%s", self.config.host, self.config.port)
             try:

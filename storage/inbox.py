@@ -73,15 +73,22 @@ def is_handled(session: Session, platform: str, event_id: str) -> bool:
     return handled is not None
 
 
-def pending_events(session: Session, platform: str, limit: int = 10_000) -> list[Pending]:
-    """Events received and not handled, oldest first (so each user's stay in order)."""
-    rows = session.exec(
+def pending_events(
+    session: Session,
+    platform: str,
+    limit: int = 10_000,
+    received_before: datetime | None = None,
+) -> list[Pending]:
+    """Events received (before `received_before`) and not handled, oldest first (so each
+    user's stay in order)."""
+    query = (
         select(InboxEvent)
         .where(InboxEvent.platform == platform)
         .where(col(InboxEvent.handled_at).is_(None))
-        .order_by(col(InboxEvent.id))
-        .limit(limit)
-    ).all()
+    )
+    if received_before is not None:
+        query = query.where(col(InboxEvent.received_at) < received_before)
+    rows = session.exec(query.order_by(col(InboxEvent.id)).limit(limit)).all()
     return [Pending(row.event_id, row.user_key, row.payload) for row in rows]
 
 
