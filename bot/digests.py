@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.triggers.cron import CronTrigger
@@ -61,7 +61,11 @@ from storage.digest_queries import (
     take_over_digest,
 )
 from storage.models import User, as_utc
+from storage.outbox import BROADCAST
 from storage.teams import get_team, managed_teams
+
+if TYPE_CHECKING:  # bot.outbox imports bot.reminders, which this module imports
+    from bot.outbox import OutboxSender
 
 log = logging.getLogger(__name__)
 
@@ -141,11 +145,19 @@ class DigestSender:
     """Claims, builds and sends one manager's digests."""
 
     def __init__(
-        self, engine: Engine, deliver: Deliver, config: DigestConfig | None = None
+        self,
+        engine: Engine,
+        deliver: Deliver,
+        config: DigestConfig | None = None,
+        *,
+        outbox: OutboxSender | None = None,
     ) -> None:
         self.engine = engine
         self.deliver = deliver
         self.config = config or DigestConfig()
+        # With an outbox, a digest is queued whole and its run marked sent in one
+        # transaction; the outbox sends it, and finishes it after a crash.
+        self.outbox = outbox
         self._limit = asyncio.Semaphore(self.config.concurrency)
         self._charts: ChartPool | None = None
         self._charts_lock = threading.Lock()
@@ -248,6 +260,8 @@ class DigestSender:
             await asyncio.to_thread(self._record, run.run_id, SKIPPED, None)
             return 0
         user, messages = built
+        if self.outbox is not None:
+            return await self._queue(run, user, messages, self.outbox)
         if run.stamp is not None and not await asyncio.to_thread(self._start_sending, run):
             return 0  # another process took the run over: it sends, not us
         delivered = 0
@@ -273,6 +287,29 @@ class DigestSender:
             return 0
         await asyncio.to_thread(self._record, run.run_id, "sent", None)
         return 1
+
+    async def _queue(
+        self, run: Claimed, user: User, messages: list[Outgoing], outbox: OutboxSender
+    ) -> int:
+        chat_id = user.platform_user_id
+        if not await asyncio.to_thread(self._queue_all, run, chat_id, messages, outbox):
+            return 0  # another process took the run over: it sends, not us
+        await outbox.flush(chat_id, BROADCAST)  # behind replies to people (bot/sending.py)
+        return 1
+
+    def _queue_all(
+        self, run: Claimed, chat_id: str, messages: list[Outgoing], outbox: OutboxSender
+    ) -> bool:
+        """The whole digest into the outbox and the run marked sent, together, or neither."""
+        with transaction(self.engine.database) as session:
+            if run.stamp is not None and not start_sending_digest(
+                session, run.run_id, BUILDING, run.stamp
+            ):
+                return False
+            for unit in split_for_pacing(messages):
+                outbox.queue(session, chat_id, unit)
+            finish_digest(session, run.run_id, "sent", self.engine.clock())
+            return True
 
     def _start_sending(self, run: Claimed) -> bool:
         assert run.stamp is not None
@@ -385,11 +422,16 @@ class DigestScheduler:
 
 
 def start_digest_jobs(
-    application: Any, engine: Engine, deliver: Deliver, platform: str = "telegram"
+    application: Any,
+    engine: Engine,
+    deliver: Deliver,
+    platform: str = "telegram",
+    *,
+    outbox: OutboxSender | None = None,
 ) -> DigestScheduler:
     """Register the minute-by-minute sync that keeps the per-manager cron jobs up to date."""
     job_queue = application.job_queue
-    sender = DigestSender(engine, deliver)
+    sender = DigestSender(engine, deliver, outbox=outbox)
     digests = DigestScheduler(job_queue.scheduler, sender, platform)
 
     async def sync(_context: Any) -> None:

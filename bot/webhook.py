@@ -1,12 +1,11 @@
 """Webhook mode: Telegram posts updates to our HTTP server instead of us long-polling.
 
 Why: only one process may long-poll a bot (a second `getUpdates` gets 409 Conflict), so
-running several processes behind a load balancer needs webhooks. Telegram re-delivers an
-update whose POST failed or timed out, and behind a load balancer a re-delivery can reach
-another process; so each update is claimed once in the database (a `processed_updates`
-row keyed by update_id) before it is queued, and a second claim is answered 200 and
-dropped. The claim comes before the handling: an update is handled at most once, never
-twice (a dialog answer applied twice is worse than one the user re-sends).
+running several processes behind a load balancer needs webhooks. Each update is stored in
+the inbox (keyed by update_id) before the 200, and handled from there: a crash after the
+200 loses nothing (the restart handles what the inbox holds), and a re-delivery, which
+behind a load balancer can reach another process, is recognised and answered 200. The
+turn marks the update handled in its own transaction, so it is handled exactly once.
 
 The shape follows python-telegram-bot's "customwebhookbot" example: register the webhook
 with a secret token, start PTB's Application inside `async with application`, and serve a
@@ -31,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import uvicorn
 from sqlalchemy import Engine as Database
 from sqlalchemy import delete, text
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -43,6 +42,7 @@ from telegram.ext import Application, ContextTypes
 from bot.runtime import freeze_startup_objects
 from bot.settings import Settings
 from bot.telegram_bot import ENGINE_KEY, build_application
+from bot.updates import InboxQueue
 from dialogs.core.engine import Engine
 from storage.db import transaction
 from storage.models import ProcessedUpdate, utcnow
@@ -55,6 +55,8 @@ HEALTH_PATH = "/healthz"
 # Telegram gives up re-delivering long before a day has passed, so older ids can go.
 KEEP_PROCESSED = timedelta(days=1)
 PRUNE_INTERVAL = 3600.0
+# An update stored this long ago and still not handled was left by a process that died.
+STALE_AFTER = timedelta(seconds=60)
 PRUNE_FIRST = 60.0
 # A health check must answer even when the database hangs (an unreachable host).
 HEALTH_DATABASE_TIMEOUT = 5.0
@@ -109,6 +111,11 @@ def webhook_config(settings: Settings) -> WebhookConfig:
     return WebhookConfig(url=url, path=path, secret=secret, host=host, port=port)
 
 
+def webhook_worker(config: WebhookConfig) -> str:
+    """This process's role on the outbox: webhook mode at its listening address."""
+    return f"webhook:{config.host}:{config.port}"
+
+
 def parse_listen(value: str) -> tuple[str, int]:
     """Split `host:port` (IPv6 as `[::1]:8080`) into its parts."""
     host, _, port = value.strip().rpartition(":")
@@ -123,19 +130,11 @@ def parse_listen(value: str) -> tuple[str, int]:
 # -- the database side -------------------------------------------------------------------
 
 
-def claim_update(database: Database, update_id: int) -> bool:
-    """Record `update_id` as taken in; False when it already was (a re-delivery)."""
-    try:
-        with transaction(database) as session:
-            session.add(ProcessedUpdate(update_id=update_id))
-    except IntegrityError:
-        # The primary key already exists: this process or another one took it in.
-        return False
-    return True
-
-
 def prune_processed_updates(database: Database, before: datetime) -> int:
-    """Forget update ids taken in before `before`; returns how many were removed."""
+    """Forget the update ids earlier versions recorded before `before`; how many went.
+
+    (The inbox and outbox are pruned in every mode: bot/telegram_bot.py.)
+    """
     with transaction(database) as session:
         result = session.exec(
             delete(ProcessedUpdate).where(col(ProcessedUpdate.received_at) < before)
@@ -168,6 +167,23 @@ def schedule_pruning(application: Application, database: Database) -> None:  # t
     )
 
 
+def schedule_takeover(application: Application) -> None:  # type: ignore[type-arg]
+    """A periodic job handling updates another process took in and never handled (it died
+    and has not come back); each is still handled once, whoever gets to it first."""
+    queue = application.update_queue
+    assert isinstance(queue, InboxQueue) and application.job_queue is not None
+
+    async def take_over(_context: ContextTypes.DEFAULT_TYPE) -> None:
+        taken = await queue.requeue_pending(application.bot, older_than=STALE_AFTER)
+        if taken:
+            log.warning("handling %d update(s) another process took in and left", taken)
+
+    application.job_queue.run_repeating(
+        take_over, interval=STALE_AFTER.total_seconds(), first=STALE_AFTER.total_seconds(),
+        name="take-over-stale-updates",
+    )  # fmt: skip
+
+
 # -- the HTTP side -----------------------------------------------------------------------
 
 
@@ -185,7 +201,7 @@ class WebhookEndpoints:
         self.database = database
 
     async def receive(self, request: Request) -> Response:
-        """Check the secret, parse, claim the update id, queue the update; answer fast."""
+        """Check the secret, parse, store the update in the inbox and queue it; answer fast."""
         if not self._authorised(request):
             client = request.client.host if request.client else None
             log.warning("refused a webhook post from %s: missing or wrong secret token", client)
@@ -193,16 +209,16 @@ class WebhookEndpoints:
         update = self._parse(await request.body())
         if update is None:
             return PlainTextResponse("malformed update", status_code=400)
+        queue = self.application.update_queue
+        assert isinstance(queue, InboxQueue)
         try:
-            claimed = await asyncio.to_thread(claim_update, self.database, update.update_id)
+            stored = await queue.take_in(update)
         except SQLAlchemyError as error:
             # Not 200: Telegram will deliver the update again once the database is back.
             log.error("could not record update %s: %s", update.update_id, type(error).__name__)
             return PlainTextResponse("database unavailable", status_code=503)
-        if not claimed:
+        if not stored:
             log.info("update %s was already taken in; dropped the re-delivery", update.update_id)
-            return Response(status_code=200)
-        await self.application.update_queue.put(update)
         return Response(status_code=200)
 
     async def health(self, _request: Request) -> JSONResponse:
@@ -307,6 +323,7 @@ class WebhookServer:
                 self.config.url, secret_token=self.config.secret, allowed_updates=Update.ALL_TYPES
             )
             schedule_pruning(application, self.database)
+            schedule_takeover(application)
             await application.start()
             log.info("webhook mode: listening on %s:%s", self.config.host, self.config.port)
             try:
@@ -328,7 +345,7 @@ def run_webhook(settings: Settings) -> None:
     Raises WebhookConfigError before touching the database when settings are missing.
     """
     config = webhook_config(settings)
-    server = WebhookServer(build_application(settings), config)
+    server = WebhookServer(build_application(settings, webhook_worker(config)), config)
     freeze_startup_objects()
     asyncio.run(_serve_until_signalled(server))
 

@@ -7,6 +7,7 @@ The bot's replies go to the fake Bot API server; updates are taken from the fake
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -28,8 +29,10 @@ from sqlmodel import Session, select
 from bot.cli import main
 from bot.settings import Settings
 from bot.telegram_bot import build_application
+from bot.updates import InboxQueue
 from bot.webhook import (
     SECRET_HEADER,
+    STALE_AFTER,
     WebhookConfigError,
     WebhookEndpoints,
     WebhookServer,
@@ -37,9 +40,10 @@ from bot.webhook import (
     prune_processed_updates,
     webhook_config,
 )
-from storage.db import make_engine
+from storage.db import make_engine, transaction
+from storage.inbox import store_event
 from storage.migrate import upgrade
-from storage.models import ProcessedUpdate, utcnow
+from storage.models import InboxEvent, ProcessedUpdate, utcnow
 from tests.fake_telegram import FakeTelegram, FakeUser
 
 SECRET = "s3cret-token_for-tests"
@@ -75,10 +79,11 @@ def user_says(fake: FakeTelegram, user: FakeUser, text: str) -> dict[str, Any]:
 
 
 def processed_ids(database_url: str) -> list[int]:
+    """The update ids taken into the inbox."""
     engine = make_engine(database_url)
     try:
         with Session(engine) as session:
-            return [row.update_id for row in session.exec(select(ProcessedUpdate))]
+            return [int(row.event_id) for row in session.exec(select(InboxEvent))]
     finally:
         engine.dispose()
 
@@ -244,6 +249,33 @@ async def test_a_redelivered_update_is_handled_once(webhook: Webhook, fake: Fake
     await asyncio.sleep(0.5)  # room for a duplicate reply, were there one
     assert len(fake.messages_to(kim.id)) == 1
     assert processed_ids(webhook.settings.database_url) == [update["update_id"]]
+
+
+async def test_an_update_another_process_took_in_and_left_is_handled_once(
+    webhook: Webhook, fake: FakeTelegram
+) -> None:
+    lee = FakeUser(702, "Lee", "en")
+    update = user_says(fake, lee, "/start")
+    # Stored by another process, which died before handling it and has not come back.
+    database = make_engine(webhook.settings.database_url)
+    with transaction(database) as session:
+        assert store_event(session, "telegram", str(update["update_id"]), "702", json.dumps(update))
+        session.flush()
+        stored = session.exec(select(InboxEvent)).one()
+        stored.received_at = utcnow() - STALE_AFTER - timedelta(seconds=1)
+        session.add(stored)
+    database.dispose()
+    application = webhook.server.application
+    queue = application.update_queue
+    assert isinstance(queue, InboxQueue)
+    assert await queue.requeue_pending(application.bot, older_than=STALE_AFTER) == 1
+    [greeting] = [await fake.next_message(lee.id)]
+    assert GREETING in (greeting.plain_text or "")
+    # Telegram re-delivering it now, or a second take-over, changes nothing.
+    assert (await webhook.post(update)).status_code == 200
+    assert await queue.requeue_pending(application.bot, older_than=STALE_AFTER) == 0
+    await asyncio.sleep(0.5)
+    assert len(fake.messages_to(lee.id)) == 1
 
 
 @pytest.mark.parametrize(
