@@ -34,6 +34,7 @@ from storage.reminders import (
     mark_sent,
     release,
 )
+from storage.trio import is_trio_message
 
 if TYPE_CHECKING:  # bot.outbox imports this module's errors
     from bot.outbox import OutboxSender
@@ -201,7 +202,9 @@ class Dispatcher:
             mark_failed(session, reminder, "the user blocked the bot")
             return None
         quiet_end = quiet_until(now, zone_for(user.timezone), user.quiet_start, user.quiet_end)
-        if quiet_end is not None:
+        # A role-play in threes is played live: its cards and forms are for people
+        # at it right now, so quiet hours (meant for reminders) don't hold them.
+        if quiet_end is not None and not is_trio_message(reminder.dedup_key):
             release(session, reminder, quiet_end, None)
             return None
         reminder.late = now - reminder.due_at > LATE_AFTER

@@ -304,9 +304,17 @@ def rounds_between(
     return list(session.exec(statement))
 
 
+MESSAGE_KEY_PREFIX = "trio:"
+
+
 def message_key(trio_id: int, event: str, number: int, user_id: int) -> str:
     """The dedup key of a message to one participant about one event of one round."""
-    return f"trio:{trio_id}:{event}:{number}:{user_id}"
+    return f"{MESSAGE_KEY_PREFIX}{trio_id}:{event}:{number}:{user_id}"
+
+
+def is_trio_message(dedup_key: str) -> bool:
+    """Whether a reminder row carries a live role-play's message rather than a reminder."""
+    return dedup_key.startswith(MESSAGE_KEY_PREFIX)
 
 
 def parse_message_key(dedup_key: str) -> tuple[int, str, int] | None:

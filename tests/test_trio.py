@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import Engine as Database
 from sqlmodel import Session, col, select
 
+from bot.reminders import DispatchConfig, Dispatcher
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
 from dialogs.core.engine import Engine
 from dialogs.core.io import Incoming, Outgoing
@@ -548,3 +550,28 @@ def test_a_company_card_must_name_a_scenario(tmp_path: Path) -> None:
     )
     problems = [str(problem) for problem in check_directory(tmp_path)]
     assert any("unknown role-play scenario 'no-such-scenario'" in text for text in problems)
+
+
+def test_quiet_hours_hold_reminders_but_not_a_trio_being_played(
+    trio_engine: Engine, database: Database
+) -> None:
+    received: list[tuple[str, str]] = []
+
+    async def deliver(user: User, outgoing: Outgoing) -> None:
+        received.append((user.platform_user_id, outgoing.text))
+
+    ann, ben, _cai = people(trio_engine)
+    with transaction(database) as session:  # everyone's quiet hours cover the whole day
+        for user in session.exec(select(User)):
+            user.quiet_start, user.quiet_end = "00:00", "23:59"
+            session.add(user)
+    ann.say("/remind in 1 minute call Wang")
+    ann.say("/trio")
+    ann.press("Phone call to book a first visit")
+    ben.say(f"/trio {code_in(ann.text)}")
+    dispatcher = Dispatcher(trio_engine, "telegram", deliver, DispatchConfig(per_chat_interval=0))
+    asyncio.run(dispatcher.run_once())
+    assert [(who, "Ben joined" in text) for who, text in received] == [("7001", True)]
+    with Session(database) as session:
+        held = session.exec(select(Reminder).where(Reminder.kind == "follow_up")).one()
+        assert held.status == "pending"  # the ordinary reminder waits for the quiet hours' end

@@ -74,6 +74,7 @@ from storage.drills import (
 from storage.models import Assignment, Drill, Reminder, Team, User
 from storage.reminders import schedule
 from storage.teams import get_team, managed_teams
+from storage.trio import is_trio_message
 
 PRACTICE, ASSIGN, REVIEW = "practice", "assign", "review"
 MANAGERS = frozenset({"manager"})
@@ -1164,7 +1165,7 @@ def drill_reminder(ctx: Context, reminder: Reminder) -> Outgoing | None:
 
     None when what it was about is gone, done, or not the recipient's.
     """
-    if reminder.dedup_key.startswith("trio:"):  # role-play in threes reaching the others
+    if is_trio_message(reminder.dedup_key):  # role-play in threes reaching the others
         return trio_messages.compose(ctx, reminder)
     parsed = parse_drill_key(reminder.dedup_key)
     if parsed is None:
