@@ -15,12 +15,16 @@ nothing.
     .venv/bin/python -m bench.kill_bench [--kills 100] [--per-pass 20] [--window 10]
         [--database postgresql://postgres@127.0.0.1:5432/kills]  (default: a SQLite file)
         [--webhook]  (two webhook processes; needs a PostgreSQL --database)
+    .venv/bin/python -m bench.kill_bench --burst 1000
+        (no kills: a rep's reply latency while 1,000 due reminders go out through the outbox)
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import socket
+import statistics
 import tempfile
 import time
 import uuid
@@ -29,7 +33,11 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.reminders_bench import TimedFakeTelegram, know_chats, seed_in_child
+from bot.settings import Settings
 from storage.db import normalise_url
+from tests.e2e import RunningBot
+from tests.fake_telegram import FakeUser
 from tests.kill_points import (
     TIMINGS,
     WINDOW,
@@ -82,6 +90,49 @@ def one_week(database: str | None, workdir: Path, kills: list[Kill], webhook: bo
         drop_database(database, url)
 
 
+async def burst(count: int) -> None:
+    """A rep types /help every half second while `count` due reminders go out (SQLite)."""
+    with tempfile.TemporaryDirectory() as folder, TimedFakeTelegram() as fake:
+        url = f"sqlite:///{Path(folder) / 'burst.db'}"
+        due = seed_in_child(url, count, count, count)
+        know_chats(fake, count, count)
+        settings = Settings(
+            TELEGRAM_BOT_TOKEN=fake.token,
+            TELEGRAM_API_URL=fake.base_url,
+            TELEGRAM_FILE_URL=fake.base_file_url,
+            SALESCOACH_DATABASE_URL=url,
+            SALESCOACH_DISPATCH_INTERVAL=1.0,
+            SALESCOACH_FLOOD_LIMIT=0,
+        )
+        running = RunningBot(fake, settings)
+        await running.start()
+        rep = FakeUser(999, "Rep", "en")
+        while time.time() < due:
+            await asyncio.sleep(0.1)
+        latencies = []
+        try:
+            while sum(chat != rep.id for _, chat, _ in fake.arrivals) < count:
+                if time.time() > due + 120:
+                    break
+                before, sent = len(fake.messages_to(rep.id)), time.time()
+                fake.send_text(rep, "/help")
+                while len(fake.messages_to(rep.id)) == before and time.time() < sent + 30:
+                    await asyncio.sleep(0.005)
+                latencies.append(time.time() - sent)
+                await asyncio.sleep(0.5)
+        finally:
+            await running.stop()
+    reminders = [at for at, chat, _ in fake.arrivals if chat != rep.id]
+    took = reminders[-1] - reminders[0]
+    latencies.sort()
+    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+    print(f"{len(reminders)} reminders in {took:.1f} s: {len(reminders) / took:.1f} messages/s")
+    print(
+        f"{len(latencies)} replies meanwhile: p50 {statistics.median(latencies):.3f} s, "
+        f"p99 {p99:.3f} s, max {latencies[-1]:.3f} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=100)
@@ -90,7 +141,11 @@ def main() -> None:
     parser.add_argument("--database", default=None)
     parser.add_argument("--webhook", action="store_true")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--burst", type=int, default=0)
     args = parser.parse_args()
+    if args.burst:
+        asyncio.run(burst(args.burst))
+        return
     workdir = Path(tempfile.mkdtemp(prefix="kill_bench_"))
     started = time.monotonic()
     reference = one_week(None, workdir / "reference", [], webhook=False)

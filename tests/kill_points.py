@@ -494,8 +494,10 @@ class Week:
             arm.fetched = self.poster is not None
             self.fake.arm(arm)
         self.perform(step)  # typed while the bot is down, after a kill before the fetch
-        if armed:
-            self.restart_dead()  # ...and back up for the kill during the turn
+        if armed and self.poster is None:
+            # ...and back up for the kill during the turn. (Webhook mode: the other process
+            # took the update; a restart now could race the kill about to come.)
+            self.restart_dead()
         if armed and self.poster is not None and armed[0] in ("after_fetch", "mid_turn"):
             threading.Timer(self.fake.armed.delay if self.fake.armed else 0, self.fake.fire).start()
         if armed:
