@@ -420,3 +420,15 @@ class InviteFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     failed_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+# ----- Feishu / Lark ------------------------------------------------------------------
+
+
+class FeishuEvent(SQLModel, table=True):
+    """A Feishu event (message or card press) already taken in; a re-delivery is ignored."""
+
+    __tablename__ = "feishu_events"
+
+    event_id: str = Field(primary_key=True, max_length=96)
+    received_at: datetime = Field(default_factory=utcnow, index=True)
