@@ -253,7 +253,18 @@ class FakeFeishu:
         self._server.shutdown()
         self._server.server_close()
         if self._ws_loop is not None:
-            self._ws_loop.call_soon_threadsafe(self._ws_loop.stop)
+
+            async def shut_down() -> None:
+                for client in list(self._ws_clients):
+                    await client.close()
+                current = asyncio.current_task()
+                tasks = [task for task in asyncio.all_tasks() if task is not current]
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(shut_down(), self._ws_loop).result(5)
             if self._ws_thread is not None:
                 self._ws_thread.join(timeout=5)
 
@@ -588,8 +599,9 @@ class FakeFeishu:
             self._ws_ready.set()
             await asyncio.Future()
 
-        with contextlib.suppress(RuntimeError):  # stop() stopped the loop under main()
+        with contextlib.suppress(RuntimeError, asyncio.CancelledError):  # stop() ended main()
             loop.run_until_complete(main())
+        loop.close()
 
     def ws_connected(self) -> int:
         """How many long connections are open."""

@@ -53,7 +53,7 @@ class LongConnection:
         )
         try:
             client.start()
-        except RuntimeError:  # stop(): the loop was stopped under start()
+        except (RuntimeError, asyncio.CancelledError):  # stop() ended the client's tasks
             pass
         except Exception:
             log.exception("the Feishu long connection stopped")
@@ -62,10 +62,23 @@ class LongConnection:
                 loop.close()
 
     def stop(self) -> None:
-        """Stop the client's loop; the connection closes with the thread."""
+        """End the client's tasks (the connection closes with them) and its thread."""
         loop = self.loop
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(loop.stop)
+                asyncio.run_coroutine_threadsafe(_cancel_all(), loop)
         if self.thread is not None:
             self.thread.join(timeout=5)
+
+
+async def _cancel_all() -> None:
+    """Cancel the client's tasks, then the one `start()` waits on, which ends the thread."""
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    waited_on = [task for task in tasks if getattr(task.get_coro(), "__name__", "") == "_select"]
+    others = [task for task in tasks if task not in waited_on]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+    for task in waited_on:  # last: once it ends, the loop stops running
+        task.cancel()
