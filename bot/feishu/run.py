@@ -30,6 +30,7 @@ from bot.feishu.transport import PLATFORM, FeishuTransport, Limits, build_client
 from bot.reminders import Deliver, DispatchConfig, Dispatcher
 from bot.runtime import build_engine, freeze_startup_objects
 from bot.settings import Settings
+from bot.transport import Transport
 from bot.webhook import parse_listen
 from dialogs.core.engine import Engine
 from dialogs.core.io import Outgoing
@@ -113,8 +114,8 @@ def build_app(settings: Settings) -> FeishuApp:
     return FeishuApp(settings, engine, transport, bot)
 
 
-def delivery(transport: FeishuTransport) -> Deliver:
-    """Reminders and digests to a Feishu user: their open_id is the chat."""
+def delivery(transport: Transport) -> Deliver:
+    """Reminders and digests to a user of the transport's platform (Feishu: the open_id)."""
 
     async def deliver(user: User, outgoing: Outgoing) -> None:
         await transport.send(user.platform_user_id, outgoing)
