@@ -1,7 +1,9 @@
 """`FeishuTransport`: the engine's messages through Feishu's im/v1 API, on the official SDK.
 
 Sends are paced to Feishu's limits for a self-built app (settings: per minute
-and per second for the app, per second to one user). A 429, or code 99991400
+and per second for the app, per second to one user). Broadcasts (reminders,
+digests: sends inside `broadcast_lane()`) get at most four fifths of the app's
+budget, so a Monday burst leaves room for replies to people's input. A 429, or code 99991400
 on older answers, is waited out (the `x-ogw-ratelimit-reset` header says how
 long) and retried a few times before the dispatcher is told to retry later.
 Errors come out as the dispatcher's three kinds (bot/reminders.py).
@@ -41,6 +43,7 @@ from bot.feishu.cards import (
 )
 from bot.feishu.markup import to_card_markdown
 from bot.reminders import DeliveryBlocked, DeliveryFailed, DeliveryRetry
+from bot.sending import BROADCAST, current_lane
 from dialogs.core.io import Outgoing
 from dialogs.core.texts import split_message
 
@@ -54,6 +57,7 @@ RETRY_CODES = frozenset({RATE_LIMITED, 230020})  # 230020: too many messages to 
 MAX_RETRIES = 3
 MAX_WAIT = 30.0  # seconds: a longer wait goes back to the dispatcher instead
 _REMEMBERED_CARDS = 2048
+BROADCAST_SHARE = 0.8  # of the app's sending budget, at most, for what the bot sends unasked
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class FeishuTransport:
         self.limits = limits or Limits()
         self._minute = AsyncLimiter(self.limits.per_minute, 60)
         self._second = AsyncLimiter(self.limits.per_second, 1)
+        self._broadcast_minute = AsyncLimiter(max(1, self.limits.per_minute * BROADCAST_SHARE), 60)
+        self._broadcast_second = AsyncLimiter(max(1, self.limits.per_second * BROADCAST_SHARE), 1)
         self._users: OrderedDict[str, AsyncLimiter] = OrderedDict()
         # A sent card's question, so that a press can show the choice under it.
         self._cards: OrderedDict[str, str] = OrderedDict()
@@ -235,6 +241,9 @@ class FeishuTransport:
             while len(self._users) > 4096:  # forget the longest-idle people
                 self._users.popitem(last=False)
         self._users.move_to_end(open_id)
+        if current_lane() == BROADCAST:
+            await self._broadcast_minute.acquire()
+            await self._broadcast_second.acquire()
         await limiter.acquire()
         await self._minute.acquire()
         await self._second.acquire()
