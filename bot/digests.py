@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.triggers.cron import CronTrigger
@@ -59,6 +59,9 @@ from storage.digest_queries import (
 )
 from storage.models import User, as_utc
 from storage.teams import get_team, managed_teams
+
+if TYPE_CHECKING:  # bot.outbox imports bot.reminders, which this module imports
+    from bot.outbox import OutboxSender
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +139,19 @@ class DigestSender:
     """Claims, builds and sends one manager's digests."""
 
     def __init__(
-        self, engine: Engine, deliver: Deliver, config: DigestConfig | None = None
+        self,
+        engine: Engine,
+        deliver: Deliver,
+        config: DigestConfig | None = None,
+        *,
+        outbox: OutboxSender | None = None,
     ) -> None:
         self.engine = engine
         self.deliver = deliver
         self.config = config or DigestConfig()
+        # With an outbox, a digest is queued whole and its run marked sent in one
+        # transaction; the outbox sends it, and finishes it after a crash.
+        self.outbox = outbox
         self._limit = asyncio.Semaphore(self.config.concurrency)
 
     async def send_scheduled(self, manager_id: int) -> int:
@@ -228,6 +239,8 @@ class DigestSender:
             await asyncio.to_thread(self._record, run.run_id, SKIPPED, None)
             return 0
         user, messages = built
+        if self.outbox is not None:
+            return await self._queue(run, user, messages, self.outbox)
         if run.stamp is not None and not await asyncio.to_thread(self._start_sending, run):
             return 0  # another process took the run over: it sends, not us
         delivered = 0
@@ -253,6 +266,30 @@ class DigestSender:
             return 0
         await asyncio.to_thread(self._record, run.run_id, "sent", None)
         return 1
+
+    async def _queue(
+        self, run: Claimed, user: User, messages: list[Outgoing], outbox: OutboxSender
+    ) -> int:
+        chat_id = user.platform_user_id
+        if not await asyncio.to_thread(self._queue_all, run, chat_id, messages, outbox):
+            return 0  # another process took the run over: it sends, not us
+        with broadcast_lane():  # behind replies to people's input (bot/sending.py)
+            await outbox.flush(chat_id)
+        return 1
+
+    def _queue_all(
+        self, run: Claimed, chat_id: str, messages: list[Outgoing], outbox: OutboxSender
+    ) -> bool:
+        """The whole digest into the outbox and the run marked sent, together, or neither."""
+        with transaction(self.engine.database) as session:
+            if run.stamp is not None and not start_sending_digest(
+                session, run.run_id, BUILDING, run.stamp
+            ):
+                return False
+            for unit in split_for_pacing(messages):
+                outbox.queue(session, chat_id, unit)
+            finish_digest(session, run.run_id, "sent", self.engine.clock())
+            return True
 
     def _start_sending(self, run: Claimed) -> bool:
         assert run.stamp is not None
@@ -365,11 +402,16 @@ class DigestScheduler:
 
 
 def start_digest_jobs(
-    application: Any, engine: Engine, deliver: Deliver, platform: str = "telegram"
+    application: Any,
+    engine: Engine,
+    deliver: Deliver,
+    platform: str = "telegram",
+    *,
+    outbox: OutboxSender | None = None,
 ) -> DigestScheduler:
     """Register the minute-by-minute sync that keeps the per-manager cron jobs up to date."""
     job_queue = application.job_queue
-    sender = DigestSender(engine, deliver)
+    sender = DigestSender(engine, deliver, outbox=outbox)
     digests = DigestScheduler(job_queue.scheduler, sender, platform)
 
     async def sync(_context: Any) -> None:

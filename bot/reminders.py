@@ -13,6 +13,9 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session
 
 from bot.sending import broadcast_lane
 from dialogs.core.engine import Engine
@@ -30,6 +33,9 @@ from storage.reminders import (
     mark_sent,
     release,
 )
+
+if TYPE_CHECKING:  # bot.outbox imports this module's errors
+    from bot.outbox import OutboxSender
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +88,17 @@ class Dispatcher:
         platform: str,
         deliver: Deliver,
         config: DispatchConfig | None = None,
+        *,
+        outbox: OutboxSender | None = None,
     ) -> None:
         self.engine = engine
         self.platform = platform
         self.deliver = deliver
         self.config = config or DispatchConfig()
+        # With an outbox, a reminder is queued there and marked sent in one transaction; the
+        # outbox sends it (and after a crash, still sends it). Without one (the terminal),
+        # `deliver` sends it directly.
+        self.outbox = outbox
         self._busy = asyncio.Lock()
 
     async def run_once(self) -> int:
@@ -128,6 +140,8 @@ class Dispatcher:
         return sent
 
     async def _deliver_one(self, reminder_id: int) -> int:
+        if self.outbox is not None:
+            return await self._queue_one(reminder_id, self.outbox)
         prepared = await asyncio.to_thread(self._prepare, reminder_id)
         if prepared is None:
             return 0
@@ -148,28 +162,55 @@ class Dispatcher:
             return 1
         return 0
 
-    def _prepare(self, reminder_id: int) -> Prepared | None:
-        now = self.engine.clock()
+    async def _queue_one(self, reminder_id: int, outbox: OutboxSender) -> int:
+        chat_id = await asyncio.to_thread(self._queue, reminder_id, outbox)
+        if chat_id is None:
+            return 0
+        with broadcast_lane():  # behind replies to people's input (bot/sending.py)
+            await outbox.flush(chat_id)
+        return 1
+
+    def _queue(self, reminder_id: int, outbox: OutboxSender) -> str | None:
+        """Compose the reminder into the outbox and mark it sent, together; the chat's id."""
         with transaction(self.engine.database) as session:
+            prepared = self._compose(session, reminder_id)
+            if prepared is None:
+                return None
+            chat_id = prepared.user.platform_user_id
+            outbox.queue(session, chat_id, prepared.message, reminder_id=reminder_id)
             reminder = session.get(Reminder, reminder_id)
-            user = session.get(User, reminder.user_id) if reminder else None
-            if reminder is None or user is None:
-                return None
-            if not user.active:
-                mark_failed(session, reminder, "the user blocked the bot")
-                return None
-            quiet_end = quiet_until(now, zone_for(user.timezone), user.quiet_start, user.quiet_end)
-            if quiet_end is not None:
-                release(session, reminder, quiet_end, None)
-                return None
-            reminder.late = now - reminder.due_at > LATE_AFTER
-            message = compose(self.engine.context_for(session, user), reminder)
-            if message is None:  # the follow-up was done, the visit cancelled…
-                reminder.status = CANCELLED
-                session.add(reminder)
-                return None
-            session.expunge(user)
-            return Prepared(reminder_id, user, message)
+            assert reminder is not None
+            mark_sent(session, reminder, self.engine.clock())
+            return chat_id
+
+    def _prepare(self, reminder_id: int) -> Prepared | None:
+        with transaction(self.engine.database) as session:
+            prepared = self._compose(session, reminder_id)
+            if prepared is not None:
+                session.expunge(prepared.user)
+            return prepared
+
+    def _compose(self, session: Session, reminder_id: int) -> Prepared | None:
+        """The reminder's message, or None when it is not to be sent now (and why is recorded)."""
+        now = self.engine.clock()
+        reminder = session.get(Reminder, reminder_id)
+        user = session.get(User, reminder.user_id) if reminder else None
+        if reminder is None or user is None:
+            return None
+        if not user.active:
+            mark_failed(session, reminder, "the user blocked the bot")
+            return None
+        quiet_end = quiet_until(now, zone_for(user.timezone), user.quiet_start, user.quiet_end)
+        if quiet_end is not None:
+            release(session, reminder, quiet_end, None)
+            return None
+        reminder.late = now - reminder.due_at > LATE_AFTER
+        message = compose(self.engine.context_for(session, user), reminder)
+        if message is None:  # the follow-up was done, the visit cancelled…
+            reminder.status = CANCELLED
+            session.add(reminder)
+            return None
+        return Prepared(reminder_id, user, message)
 
     def _record_sent(self, reminder_id: int) -> None:
         with transaction(self.engine.database) as session:

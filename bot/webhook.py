@@ -1,12 +1,11 @@
 """Webhook mode: Telegram posts updates to our HTTP server instead of us long-polling.
 
 Why: only one process may long-poll a bot (a second `getUpdates` gets 409 Conflict), so
-running several processes behind a load balancer needs webhooks. Telegram re-delivers an
-update whose POST failed or timed out, and behind a load balancer a re-delivery can reach
-another process; so each update is claimed once in the database (a `processed_updates`
-row keyed by update_id) before it is queued, and a second claim is answered 200 and
-dropped. The claim comes before the handling: an update is handled at most once, never
-twice (a dialog answer applied twice is worse than one the user re-sends).
+running several processes behind a load balancer needs webhooks. Each update is stored in
+the inbox (keyed by update_id) before the 200, and handled from there: a crash after the
+200 loses nothing (the restart handles what the inbox holds), and a re-delivery, which
+behind a load balancer can reach another process, is recognised and answered 200. The
+turn marks the update handled in its own transaction, so it is handled exactly once.
 
 The shape follows python-telegram-bot's "customwebhookbot" example: register the webhook
 with a secret token, start PTB's Application inside `async with application`, and serve a
@@ -31,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import uvicorn
 from sqlalchemy import Engine as Database
 from sqlalchemy import delete, text
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -43,16 +42,20 @@ from telegram.ext import Application, ContextTypes
 from bot.runtime import freeze_startup_objects
 from bot.settings import Settings
 from bot.telegram_bot import ENGINE_KEY, build_application
+from bot.updates import InboxQueue
 from dialogs.core.engine import Engine
 from storage.db import transaction
+from storage.inbox import prune_handled
 from storage.models import ProcessedUpdate, utcnow
+from storage.outbox import prune_sent
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DEFAULT_PATH = "/telegram"
 HEALTH_PATH = "/healthz"
-# Telegram gives up re-delivering long before a day has passed, so older ids can go.
+# Telegram gives up re-delivering long before a day has passed, so older ids can go
+# (and sent messages with them).
 KEEP_PROCESSED = timedelta(days=1)
 PRUNE_INTERVAL = 3600.0
 PRUNE_FIRST = 60.0
@@ -109,6 +112,11 @@ def webhook_config(settings: Settings) -> WebhookConfig:
     return WebhookConfig(url=url, path=path, secret=secret, host=host, port=port)
 
 
+def webhook_worker(config: WebhookConfig) -> str:
+    """This process's role on the outbox: webhook mode at its listening address."""
+    return f"webhook:{config.host}:{config.port}"
+
+
 def parse_listen(value: str) -> tuple[str, int]:
     """Split `host:port` (IPv6 as `[::1]:8080`) into its parts."""
     host, _, port = value.strip().rpartition(":")
@@ -123,24 +131,19 @@ def parse_listen(value: str) -> tuple[str, int]:
 # -- the database side -------------------------------------------------------------------
 
 
-def claim_update(database: Database, update_id: int) -> bool:
-    """Record `update_id` as taken in; False when it already was (a re-delivery)."""
-    try:
-        with transaction(database) as session:
-            session.add(ProcessedUpdate(update_id=update_id))
-    except IntegrityError:
-        # The primary key already exists: this process or another one took it in.
-        return False
-    return True
-
-
 def prune_processed_updates(database: Database, before: datetime) -> int:
-    """Forget update ids taken in before `before`; returns how many were removed."""
+    """Forget handled updates and sent messages from before `before`; how many updates went.
+
+    (The `processed_updates` rows of earlier versions go too.)
+    """
     with transaction(database) as session:
         result = session.exec(
             delete(ProcessedUpdate).where(col(ProcessedUpdate.received_at) < before)
         )
-        return int(result.rowcount or 0)
+        outbox_pruned = prune_sent(session, before)
+        if outbox_pruned:
+            log.info("forgot %s sent messages older than %s", outbox_pruned, KEEP_PROCESSED)
+        return int(result.rowcount or 0) + prune_handled(session, before)
 
 
 def database_ok(database: Database) -> bool:
@@ -185,7 +188,7 @@ class WebhookEndpoints:
         self.database = database
 
     async def receive(self, request: Request) -> Response:
-        """Check the secret, parse, claim the update id, queue the update; answer fast."""
+        """Check the secret, parse, store the update in the inbox and queue it; answer fast."""
         if not self._authorised(request):
             client = request.client.host if request.client else None
             log.warning("refused a webhook post from %s: missing or wrong secret token", client)
@@ -193,16 +196,16 @@ class WebhookEndpoints:
         update = self._parse(await request.body())
         if update is None:
             return PlainTextResponse("malformed update", status_code=400)
+        queue = self.application.update_queue
+        assert isinstance(queue, InboxQueue)
         try:
-            claimed = await asyncio.to_thread(claim_update, self.database, update.update_id)
+            stored = await queue.take_in(update)
         except SQLAlchemyError as error:
             # Not 200: Telegram will deliver the update again once the database is back.
             log.error("could not record update %s: %s", update.update_id, type(error).__name__)
             return PlainTextResponse("database unavailable", status_code=503)
-        if not claimed:
+        if not stored:
             log.info("update %s was already taken in; dropped the re-delivery", update.update_id)
-            return Response(status_code=200)
-        await self.application.update_queue.put(update)
         return Response(status_code=200)
 
     async def health(self, _request: Request) -> JSONResponse:
@@ -328,7 +331,7 @@ def run_webhook(settings: Settings) -> None:
     Raises WebhookConfigError before touching the database when settings are missing.
     """
     config = webhook_config(settings)
-    server = WebhookServer(build_application(settings), config)
+    server = WebhookServer(build_application(settings, webhook_worker(config)), config)
     freeze_startup_objects()
     asyncio.run(_serve_until_signalled(server))
 

@@ -422,13 +422,45 @@ class InviteFailure(SQLModel, table=True):
     failed_at: datetime = Field(default_factory=utcnow, index=True)
 
 
-# ----- Feishu / Lark ------------------------------------------------------------------
+# ----- exactly-once intake and delivery ------------------------------------------
 
 
-class FeishuEvent(SQLModel, table=True):
-    """A Feishu event (message or card press) already taken in; a re-delivery is ignored."""
+class InboxEvent(SQLModel, table=True):
+    """An update from a chat platform, stored before the platform is told it arrived.
 
-    __tablename__ = "feishu_events"
+    Keyed by the platform's own event id as text (a Telegram update_id, a Feishu
+    event_id), so a re-delivered event is recognised and handled once.
+    """
 
-    event_id: str = Field(primary_key=True, max_length=96)
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("platform", "event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)  # arrival order
+    platform: str = Field(max_length=16)
+    event_id: str = Field(max_length=128)
+    user_key: str = Field(default="", max_length=64, index=True)  # whose turn order it keeps
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # the event as JSON
     received_at: datetime = Field(default_factory=utcnow, index=True)
+    handled_at: datetime | None = Field(default=None, index=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to send, written in the transaction that decided it, marked once sent."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)  # the order within a chat
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64, index=True)
+    lane: str = Field(default="interactive", max_length=16)  # interactive | broadcast
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # the message as JSON
+    created_at: datetime = Field(default_factory=utcnow)
+    # Who is sending it, and until when that claim holds (another process waits).
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_until: datetime | None = None
+    attempts: int = Field(default=0)
+    not_before: datetime | None = None  # a retry's earliest time
+    sent_at: datetime | None = Field(default=None, index=True)
+    failed: str | None = Field(default=None, max_length=200)  # why it was given up
+    # The reminder it carries: the reminder fails with it when it can't be sent.
+    reminder_id: int | None = None

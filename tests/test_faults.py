@@ -13,15 +13,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from bot.digests import BUILDING, DigestConfig
+from bot.digests import DigestConfig
 from dialogs.catalog import ACTIONS, COMMANDS, DIALOGS
 from dialogs.core.engine import Engine
 from dialogs.core.io import Incoming, Sender
 from storage.db import make_engine
 from storage.migrate import upgrade
-from storage.models import DigestRun, User
+from storage.models import DigestRun, OutboxMessage, User
+from storage.outbox import unsent_count
 from tests.e2e import BotProcess, Person, RunningBot, settings_for
 from tests.fake_telegram import FakeTelegram, FakeUser, SentMessage
 from tests.test_e2e_digest import digests_received, seed_managers
@@ -65,6 +66,9 @@ def test_sigkill_mid_dialog_keeps_every_answer_and_sends_nothing_twice(
         wait_for(lambda: len(fake.messages_to(person.id)) == 1)
         fake.send_text(person, "Mei Lin")
         wait_for(lambda: len(fake.messages_to(person.id)) == 2)
+        # Killed once the reply is recorded as sent: a kill in between Telegram accepting it
+        # and that record would send it again (the window tests/test_kill_points.py measures).
+        wait_for(lambda: unsent_messages(database_url) == 0)
         first.kill()
         fake.send_text(person, "3")  # typed while the bot is down: Trainee
         second = BotProcess(fake, database_url, tmp_path / "bot.log")
@@ -88,12 +92,11 @@ def test_sigkill_mid_dialog_keeps_every_answer_and_sends_nothing_twice(
 DIGEST_MANAGERS = 30
 
 
-def test_sigkill_mid_digest_run_sends_no_digest_twice_and_keeps_serving(
+def test_sigkill_mid_digest_run_finishes_every_digest_after_the_restart(
     fake: FakeTelegram, tmp_path: Path, any_database: str
 ) -> None:
     database_url = any_database
     managers = seed_managers(database_url, fake, DIGEST_MANAGERS, slot_ago=timedelta(minutes=2))
-    by_user = {manager.user_id: manager for manager in managers}
     # A slow link: each message lands at once but its answer comes late, so the run is
     # still waiting on Telegram (and the charts not yet sent) when the bot dies.
     for method in ("sendMessage", "sendPhoto"):
@@ -108,20 +111,26 @@ def test_sigkill_mid_digest_run_sends_no_digest_twice_and_keeps_serving(
         first.stop()
     at_kill = digest_runs(database_url)
     seen_at_kill = digests_received(fake, managers)
+    # Messages Telegram had when the bot died, but whose sending it had not yet recorded:
+    # the one window in which a message can go twice (see the README).
+    marked = sent_per_chat(database_url)
+    in_window = {
+        m.telegram_id: len(fake.messages_to(m.telegram_id)) - marked.get(str(m.telegram_id), 0)
+        for m in managers
+    }
     for method in ("sendMessage", "sendPhoto"):
         fake.set_latency(method, 0)
-    in_flight = {by_user[m] for m, status in at_kill.items() if status == "sending"}
-    building = [by_user[m] for m, status in at_kill.items() if status == BUILDING]
+    queued = [m for m in managers if at_kill.get(m.user_id) == "sent"]
     not_started = [manager for manager in managers if manager.user_id not in at_kill]
     # The kill hit the middle of the run: some digests half seen, some not yet claimed.
-    assert {m for m in in_flight if seen_at_kill[m.telegram_id]}, at_kill
+    assert any(seen_at_kill[m.telegram_id] for m in queued), at_kill
+    assert any(len(fake.messages_to(m.telegram_id)) < 2 for m in queued), at_kill
     assert not_started, at_kill
-    to_send = not_started + building  # nothing of these had gone to Telegram
+    assert all(count in (0, 1) for count in in_window.values())
     age_digest_runs(database_url, DigestConfig().build_lease)  # back after the build lease
 
     person = FakeUser(9303, "Ana", "en")
     fake.send_text(person, "/start")  # typed while the bot is down
-    sent_before_restart = len(fake.sent)
     second = BotProcess(fake, database_url, log)
     second.start()
     try:
@@ -130,39 +139,51 @@ def test_sigkill_mid_digest_run_sends_no_digest_twice_and_keeps_serving(
         wait_for(lambda: len(fake.messages_to(person.id)) == 2)
         wait_for(
             lambda: (
-                all(len(fake.messages_to(m.telegram_id)) >= 2 for m in to_send)
-                and all(digest_runs(database_url).get(m.user_id) == "sent" for m in to_send)
-            )
+                all(len({m.kind for m in fake.messages_to(x.telegram_id)}) == 2 for x in managers)
+                and all(status == "sent" for status in digest_runs(database_url).values())
+                and len(digest_runs(database_url)) == len(managers)
+            ),
+            timeout=60,
         )
     finally:
         second.stop()  # a clean stop waits for the catch-up job: all it sends is in
 
-    # Nothing anyone got is doubled: no message twice, at most one digest and one chart each
-    # (a digest built again would differ in its numbers, hence the count of digests too).
+    # Every digest went out in full, the half-sent ones finished after the restart; only a
+    # message caught in the window between Telegram accepting it and the bot recording it
+    # came twice, and never a digest built twice (its numbers would differ).
+    duplicates = {}
     for manager in managers:
         messages = fake.messages_to(manager.telegram_id)
         contents = [_content(message) for message in messages]
-        assert len(set(contents)) == len(contents), manager
-        assert sum(message.kind == "photo" for message in messages) <= 1, manager
-    assert max(digests_received(fake, managers).values()) == 1
-    # Every run not started, or still being built, when the bot died went out in full after
-    # the restart: an abandoned build is taken over once its lease has run out.
-    for manager in to_send:
-        kinds = sorted(message.kind for message in fake.messages_to(manager.telegram_id))
-        assert kinds == ["photo", "text"], manager
-    # A run that had started sending stays unresolved: never reclaimed, never resent, even
-    # to a manager who saw none of it, since Telegram may have had it when the bot died.
-    after = digest_runs(database_url)
-    sending = {m: status for m, status in at_kill.items() if status != BUILDING}
-    assert {m: after[m] for m in sending} == sending
-    assert Counter(after.values()) == Counter(sending.values()) + Counter({"sent": len(to_send)})
-    chats_in_flight = {manager.telegram_id for manager in in_flight}
-    assert [m for m in fake.sent[sent_before_restart:] if m.chat_id in chats_in_flight] == []
+        assert sorted({message.kind for message in messages}) == ["photo", "text"], manager
+        duplicates[manager.telegram_id] = len(contents) - len(set(contents))
+    assert duplicates == in_window
+    assert max(digests_received(fake, managers).values()) <= 1 + max(in_window.values())
     # Everyone else is served as usual, including what was typed during the outage.
     texts = [message.plain_text or "" for message in fake.messages_to(person.id)]
     assert len(texts) == 2
     assert "what should I call you" in texts[0] and "What's your role?" in texts[1]
     assert fake.errors == []
+
+
+def unsent_messages(database_url: str) -> int:
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        count = unsent_count(session)
+    engine.dispose()
+    return count
+
+
+def sent_per_chat(database_url: str) -> dict[str, int]:
+    """How many outbox messages each chat has marked sent."""
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        rows = session.exec(
+            select(OutboxMessage).where(col(OutboxMessage.sent_at).is_not(None))
+        ).all()
+        counts = Counter(row.chat_id for row in rows)
+    engine.dispose()
+    return dict(counts)
 
 
 def age_digest_runs(database_url: str, by: timedelta) -> None:

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from storage.db import make_engine
-from storage.models import FeishuEvent, FollowUp, ObjectionLog, Reminder, User, Visit, utcnow
+from storage.models import FollowUp, InboxEvent, ObjectionLog, Reminder, User, Visit, utcnow
 from storage.reminders import schedule_follow_up
 from tests.fake_feishu import FakeFeishu, FeishuUser, Person, RunningFeishu
 
@@ -218,7 +218,7 @@ def test_a_wrong_signature_is_refused_and_changes_nothing(
     assert fake.messages_to(mallory.open_id) == []
     with Session(make_engine(bot.settings.database_url)) as session:
         assert session.exec(select(User)).all() == []
-        assert session.exec(select(FeishuEvent)).all() == []
+        assert session.exec(select(InboxEvent)).all() == []
     wrong_token = fake.text_event(mallory, "/start")
     wrong_token["header"]["token"] = "not-the-token"
     assert fake.post_event(wrong_token).status_code == 401
@@ -250,8 +250,37 @@ def test_a_redelivered_event_is_handled_once(bot: RunningFeishu, fake: FakeFeish
     ana.deliver(press)
     assert ana.settle(0.5) == []
     with Session(make_engine(bot.settings.database_url)) as session:
-        taken = {row.event_id for row in session.exec(select(FeishuEvent))}
+        taken = {row.event_id for row in session.exec(select(InboxEvent))}
     assert {event["header"]["event_id"], press["header"]["event_id"]} <= taken
+
+
+def test_an_event_taken_in_before_a_crash_is_handled_at_the_next_start(
+    fake: FakeFeishu, tmp_path: Path, any_database: str
+) -> None:
+    from bot.feishu.events import Received, encode
+    from dialogs.core.io import Incoming, Sender
+    from storage.db import run_transaction
+    from storage.inbox import store_event
+    from storage.migrate import upgrade
+
+    engine = make_engine(any_database)
+    upgrade(engine)
+    # Acknowledged to Feishu, then the process died before the turn ran.
+    sender = Sender("feishu", "ou_late", language_code="zh-CN")
+    received = Received(sender, "ou_late", Incoming.typed("/start"))
+    run_transaction(engine, lambda s: store_event(s, "feishu", "ev-1", "ou_late", encode(received)))
+    engine.dispose()
+    running = RunningFeishu(fake, any_database, str(tmp_path / "models"), "callback")
+    running.start()
+    try:
+        fake.wait_for_messages("ou_late", 1)
+        time.sleep(0.5)
+    finally:
+        running.stop()
+    [hello] = fake.messages_to("ou_late")
+    assert "我该怎么称呼你" in hello.plain
+    with Session(make_engine(any_database)) as session:
+        assert session.exec(select(InboxEvent)).one().handled_at is not None
 
 
 # ----- reminders and digests -----------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 from bot.flood import FLOOD_KEY, FloodGate, Verdict
 from bot.settings import Settings
 from bot.telegram_bot import ENGINE_KEY
-from dialogs.core.engine import Engine
+from dialogs.core.engine import Engine, Within
 from dialogs.core.io import Incoming, Outgoing, Sender
 from dialogs.core.texts import Texts
 from tests.e2e import RunningBot, settings_for
@@ -132,9 +132,9 @@ def count_engine_calls(bot: RunningBot, monkeypatch: pytest.MonkeyPatch) -> Coun
     handled: Counter[str] = Counter()
     original = engine.handle
 
-    def counting(sender: Sender, incoming: Incoming) -> list[Outgoing]:
+    def counting(sender: Sender, incoming: Incoming, *, within: Within) -> list[Outgoing]:
         handled[sender.user_id] += 1
-        return original(sender, incoming)
+        return original(sender, incoming, within=within)
 
     monkeypatch.setattr(engine, "handle", counting)
     return handled

@@ -39,7 +39,7 @@ from bot.webhook import (
 )
 from storage.db import make_engine
 from storage.migrate import upgrade
-from storage.models import ProcessedUpdate, utcnow
+from storage.models import InboxEvent, ProcessedUpdate, utcnow
 from tests.fake_telegram import FakeTelegram, FakeUser
 
 SECRET = "s3cret-token_for-tests"
@@ -75,10 +75,11 @@ def user_says(fake: FakeTelegram, user: FakeUser, text: str) -> dict[str, Any]:
 
 
 def processed_ids(database_url: str) -> list[int]:
+    """The update ids taken into the inbox."""
     engine = make_engine(database_url)
     try:
         with Session(engine) as session:
-            return [row.update_id for row in session.exec(select(ProcessedUpdate))]
+            return [int(row.event_id) for row in session.exec(select(InboxEvent))]
     finally:
         engine.dispose()
 

@@ -1,11 +1,11 @@
 """Feishu events into engine turns: a message or a card press in, the replies out.
 
 Both receive modes (bot/feishu/long_connection.py, bot/feishu/callback_server.py)
-hand the SDK's event objects to `FeishuBot`. It takes each event in once (by its
-event id, in the database, so a re-delivery or a second process does nothing),
-answers at once, well inside Feishu's 3 seconds, and runs the turn afterwards on
-the bot's event loop: one person's events in the order they came, other
-people's alongside.
+hand the SDK's event objects to `FeishuBot`. It stores each event in the inbox
+(by its event id, so a re-delivery or a second process does nothing), answers
+at once, well inside Feishu's 3 seconds, and runs the turn afterwards on the
+bot's event loop: one person's events in the order they came, other people's
+alongside. Replies go through the outbox (bot/outbox.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import re
+import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -28,12 +29,13 @@ from sqlmodel import Session
 
 from bot.feishu.cards import DATA, LABEL, OWNER
 from bot.feishu.transport import PLATFORM, FeishuTransport
-from bot.reminders import DeliveryBlocked, DeliveryFailed, DeliveryRetry
-from dialogs.core.engine import Engine
-from dialogs.core.io import Incoming, Outgoing, Sender
+from bot.outbox import OutboxSender, queue_message
+from dialogs.core.engine import Engine, Within
+from dialogs.core.io import Incoming, InputKind, Outgoing, Sender
 from dialogs.core.texts import Texts
 from playbooks.locales import language_for
-from storage.feishu_events import claim_event
+from storage.db import run_transaction, transaction
+from storage.inbox import Pending, claim_turn, mark_handled, pending_events, store_event
 from storage.users import find_user
 
 log = logging.getLogger(__name__)
@@ -90,17 +92,69 @@ def _post_text(body: dict[str, Any]) -> str:
     return _MENTION.sub("", "\n".join(lines)).strip()
 
 
+class AlreadyHandled(Exception):
+    """Another turn handled this event first (a re-delivery, or a second process)."""
+
+
+def encode(received: Received) -> str:
+    """A received event as the inbox stores it, to be handled after a crash."""
+    sender, incoming = received.sender, received.incoming
+    return json.dumps(
+        {
+            "user_id": sender.user_id,
+            "language_code": sender.language_code,
+            "private_chat": sender.private_chat,
+            "chat_id": received.chat_id,
+            "kind": incoming.kind.value,
+            "text": incoming.text,
+            "command": incoming.command,
+            "payload": incoming.payload,
+            "media": incoming.media,
+            "card_id": received.card_id,
+            "label": received.label,
+        },
+        ensure_ascii=False,
+    )
+
+
+def decode(payload: str) -> Received:
+    """A stored event back as it was received."""
+    data: dict[str, Any] = json.loads(payload)
+    sender = Sender(
+        platform=PLATFORM,
+        user_id=data["user_id"],
+        language_code=data["language_code"],
+        private_chat=data["private_chat"],
+    )
+    incoming = Incoming(
+        kind=InputKind(data["kind"]),
+        text=data["text"],
+        command=data["command"],
+        payload=data["payload"],
+        media=data["media"],
+    )
+    return Received(sender, data["chat_id"], incoming, data["card_id"], data["label"])
+
+
 class FeishuBot:
-    """Takes Feishu events in, runs their turns on the engine, sends the replies."""
+    """Takes Feishu events in, runs their turns on the engine, queues and sends the replies.
+
+    An event is stored in the inbox before Feishu is answered; its turn marks it
+    handled and queues the replies in the outbox in the turn's own transaction,
+    and the outbox sends them. A crash loses nothing: the restart handles what
+    the inbox holds, and sends what the outbox holds.
+    """
 
     def __init__(
         self,
         engine: Engine,
         transport: FeishuTransport,
+        outbox: OutboxSender,
         default_language: str | None = None,
     ) -> None:
         self.engine = engine
         self.transport = transport
+        self.outbox = outbox
         self.default_language = default_language
         self.loop: asyncio.AbstractEventLoop | None = None
         self._locks: dict[str, asyncio.Lock] = {}
@@ -121,7 +175,7 @@ class FeishuBot:
             return  # other apps' messages
         open_id = event.sender.sender_id.open_id if event.sender.sender_id else None
         message = event.message
-        if not open_id or not self._first_time(data):
+        if not open_id:
             return
         private = message.chat_type in (None, "p2p")
         sender = Sender(
@@ -132,15 +186,13 @@ class FeishuBot:
         )
         incoming = message_input(message.message_type or "", message.content or "")
         chat_id = open_id if private else str(message.chat_id)
-        self._start(Received(sender, chat_id, incoming))
+        self._take_in(data, Received(sender, chat_id, incoming))
 
     def on_card_action(self, data: P2CardActionTrigger) -> P2CardActionTriggerResponse:
         """card.action.trigger: a card's button was pressed. Answered empty, at once."""
         event = data.event
         answer = P2CardActionTriggerResponse({})
         if event is None or event.operator is None or not event.operator.open_id:
-            return answer
-        if not self._first_time(data):
             return answer
         open_id = str(event.operator.open_id)
         value: dict[str, Any] = (event.action.value if event.action else None) or {}
@@ -154,79 +206,124 @@ class FeishuBot:
             payload, card_id = "", None
         sender = Sender(platform=PLATFORM, user_id=open_id, language_code=self.default_language)
         label = str(value.get(LABEL, ""))
-        self._start(Received(sender, open_id, Incoming.pressed(payload), card_id, label))
+        self._take_in(data, Received(sender, open_id, Incoming.pressed(payload), card_id, label))
         return answer
 
-    def _first_time(self, data: Any) -> bool:
-        header = getattr(data, "header", None)
-        event_id = getattr(header, "event_id", None)
-        if not event_id:
-            return True  # nothing to recognise a re-delivery by
-        if claim_event(self.engine.database, str(event_id)):
-            return True
-        log.info("event %s was already taken in; dropped the re-delivery", event_id)
-        return False
+    def _take_in(self, data: Any, received: Received) -> None:
+        """Store the event, then start its turn; a re-delivery is dropped.
 
-    def _start(self, received: Received) -> None:
+        A database error propagates: Feishu is then not told the event arrived, and
+        delivers it again.
+        """
+        header = getattr(data, "header", None)
+        event_id = str(getattr(header, "event_id", None) or uuid.uuid4().hex)
+        stored = run_transaction(
+            self.engine.database,
+            lambda session: store_event(
+                session, PLATFORM, event_id, received.sender.user_id, encode(received)
+            ),
+        )
+        if not stored:
+            log.info("event %s was taken in before; dropped the re-delivery", event_id)
+            return
+        self._start(event_id, received)
+
+    def _start(self, event_id: str, received: Received) -> None:
         assert self.loop is not None, "bind() the bot to its event loop first"
-        future = asyncio.run_coroutine_threadsafe(self.turn(received), self.loop)
+        future = asyncio.run_coroutine_threadsafe(self.turn(event_id, received), self.loop)
         self.turns.add(future)
         future.add_done_callback(self.turns.discard)
 
+    async def handle_pending(self) -> int:
+        """Start the turns of events a stopped process stored and never handled, in order."""
+        pending = await asyncio.to_thread(self._pending)
+        for event in pending:
+            try:
+                received = decode(event.payload)
+            except (ValueError, KeyError, TypeError):
+                log.warning("stored event %s could not be read back", event.event_id)
+                continue
+            self._start(event.event_id, received)
+        if pending:
+            log.info("handling %d event(s) received before a restart", len(pending))
+        return len(pending)
+
+    def _pending(self) -> list[Pending]:
+        with Session(self.engine.database) as session:
+            return pending_events(session, PLATFORM)
+
     # ----- the turn, on the bot's loop ---------------------------------------------
 
-    async def turn(self, received: Received) -> None:
+    async def turn(self, event_id: str, received: Received) -> None:
         """Run one input through the engine and deliver its replies, in order per person."""
         key = received.sender.user_id
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                await self._run(received)
+                await self._run(event_id, received)
         finally:
             if not lock.locked() and self._locks.get(key) is lock:
                 del self._locks[key]
 
-    async def _run(self, received: Received) -> None:
+    async def _run(self, event_id: str, received: Received) -> None:
         sender = received.sender
-        log.debug("event from user %s: %s", sender.user_id, received.incoming.kind)
+        log.debug("event %s from user %s: %s", event_id, sender.user_id, received.incoming.kind)
+        hook = self.within(event_id, received)
         try:
-            replies = await asyncio.to_thread(self.engine.handle, sender, received.incoming)
-            await self.deliver_replies(received, replies)
-        except (DeliveryBlocked, DeliveryFailed, DeliveryRetry) as error:
-            log.warning("could not answer user %s: %s", sender.user_id, error)
-        except Exception as error:
-            log.error("error handling an event for user %s: %s", sender.user_id,
-                      type(error).__name__, exc_info=error)  # fmt: skip
-            await self._tell_about_error(received)
-
-    async def deliver_replies(self, received: Received, replies: list[Outgoing]) -> None:
-        """Send the replies; a replacing reply updates the pressed card instead."""
-        replaced = False
-        card_id = received.card_id
-        for outgoing in replies:
-            # One reply at most replaces the card; if Feishu refuses, it is sent anew.
-            if (
-                outgoing.replace
-                and card_id is not None
-                and not replaced
-                and await self.transport.edit(received.chat_id, card_id, outgoing)
-            ):
-                replaced = True
-                continue
-            await self.transport.send_reply(received.chat_id, outgoing)
-        # A notice means the press was refused or spent: the card stays as it was.
-        answered = not any(reply.notice for reply in replies)
-        if card_id is not None and received.label is not None and answered and not replaced:
-            await self.transport.show_choice(received.chat_id, card_id, received.label)
-
-    async def _tell_about_error(self, received: Received) -> None:
-        language = await asyncio.to_thread(self._language_of, received.sender)
-        try:
-            await self.transport.send_reply(
-                received.chat_id, Outgoing(Texts(language)("common.error"))
+            replies = await asyncio.to_thread(
+                self.engine.handle, sender, received.incoming, within=hook
             )
-        except (DeliveryBlocked, DeliveryFailed, DeliveryRetry):
-            log.warning("could not tell user %s about the error", received.sender.user_id)
+        except AlreadyHandled:
+            log.info("event %s was handled before; not again", event_id)
+            replies = None
+        except Exception as error:
+            log.error("error handling event %s for user %s: %s", event_id, sender.user_id,
+                      type(error).__name__, exc_info=error)  # fmt: skip
+            await asyncio.to_thread(self._give_up, event_id, received)
+            replies = None
+        # Also after a re-delivery: whatever the chat still has queued goes now.
+        await self.outbox.flush(received.chat_id)
+        if replies is not None:
+            await self._show_choice(received, replies)
+
+    def within(self, event_id: str, received: Received) -> Within:
+        """The hook a turn runs before its commit: claim the event, queue the replies.
+
+        One reply at most replaces the pressed card (the outbox sends it anew if
+        Feishu refuses the update).
+        """
+
+        def hook(session: Session, replies: list[Outgoing]) -> None:
+            if not claim_turn(session, PLATFORM, event_id):
+                raise AlreadyHandled(event_id)
+            card_id = received.card_id
+            for outgoing in replies:
+                edit = card_id if outgoing.replace else None
+                if edit is not None:
+                    card_id = None
+                queue_message(session, PLATFORM, received.chat_id, outgoing, edit_message_id=edit)
+
+        return hook
+
+    async def _show_choice(self, received: Received, replies: list[Outgoing]) -> None:
+        """A pressed card that nothing replaced shows the choice instead of its buttons.
+
+        Not when the press was refused or spent (a notice says so): the card stays.
+        """
+        if received.card_id is None or received.label is None:
+            return
+        if any(reply.notice for reply in replies) or any(reply.replace for reply in replies):
+            return
+        await self.transport.show_choice(received.chat_id, received.card_id, received.label)
+
+    def _give_up(self, event_id: str, received: Received) -> None:
+        """A turn that failed on a bug: marked handled (a restart would fail again), and
+        the person told, through the outbox."""
+        language = self._language_of(received.sender)
+        with transaction(self.engine.database) as session:
+            mark_handled(session, PLATFORM, event_id)
+            error = Outgoing(Texts(language)("common.error"))
+            queue_message(session, PLATFORM, received.chat_id, error)
 
     def _language_of(self, sender: Sender) -> str:
         with Session(self.engine.database) as session:

@@ -27,6 +27,7 @@ from bot.feishu.callback_server import (
 from bot.feishu.events import FeishuBot, event_handler
 from bot.feishu.long_connection import LongConnection
 from bot.feishu.transport import PLATFORM, FeishuTransport, Limits, build_client
+from bot.outbox import OutboxSender, worker_name
 from bot.reminders import Deliver, DispatchConfig, Dispatcher
 from bot.runtime import build_engine, freeze_startup_objects
 from bot.settings import Settings
@@ -35,11 +36,12 @@ from bot.webhook import parse_listen
 from dialogs.core.engine import Engine
 from dialogs.core.io import Outgoing
 from dialogs.core.steps import Services
-from storage.feishu_events import prune_events
+from storage.db import transaction
+from storage.inbox import prune_handled
 from storage.models import User, utcnow
 
 log = logging.getLogger(__name__)
-KEEP_EVENTS = timedelta(days=1)  # Feishu re-delivers within hours, not days
+KEEP_EVENTS = timedelta(days=1)  # handled events: Feishu re-delivers within hours, not days
 PRUNE_INTERVAL = 3600.0
 
 
@@ -110,7 +112,8 @@ def build_app(settings: Settings) -> FeishuApp:
         per_user_second=settings.feishu_sends_per_user_second,
     )
     transport = FeishuTransport(build_client(app_id, secret, settings.feishu_domain), limits)
-    bot = FeishuBot(engine, transport, default_language(settings))
+    outbox = OutboxSender(engine.database, transport, worker_name(PLATFORM))
+    bot = FeishuBot(engine, transport, outbox, default_language(settings))
     return FeishuApp(settings, engine, transport, bot)
 
 
@@ -124,11 +127,30 @@ def delivery(transport: Transport) -> Deliver:
 
 
 def start_jobs(app: FeishuApp) -> AsyncIOScheduler:
-    """The reminder dispatcher's tick, the digest sync, and forgetting old event ids."""
+    """Events a stopped process left, then the outbox sweep, the reminder dispatcher's tick,
+    the digest sync, and forgetting old handled events."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     deliver = delivery(app.transport)
+    outbox = app.bot.outbox
     pace = 1.0 / app.transport.limits.per_user_second
-    dispatcher = Dispatcher(app.engine, PLATFORM, deliver, DispatchConfig(per_chat_interval=pace))
+    dispatcher = Dispatcher(
+        app.engine, PLATFORM, deliver, DispatchConfig(per_chat_interval=pace), outbox=outbox
+    )
+
+    async def catch_up() -> None:
+        await app.bot.handle_pending()
+        await outbox.flush_all()
+
+    scheduler.add_job(catch_up, "date", run_date=utcnow(), id="catch-up", misfire_grace_time=None)
+    scheduler.add_job(
+        outbox.flush_all,
+        "interval",
+        seconds=app.settings.dispatch_interval,
+        id="outbox",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+    )
     scheduler.add_job(
         dispatcher.run_once,
         "interval",
@@ -139,7 +161,7 @@ def start_jobs(app: FeishuApp) -> AsyncIOScheduler:
         coalesce=True,
         misfire_grace_time=None,
     )
-    sender = DigestSender(app.engine, deliver)
+    sender = DigestSender(app.engine, deliver, outbox=outbox)
     app.digests = DigestScheduler(scheduler, sender, PLATFORM)
     scheduler.add_job(
         app.digests.tick,
@@ -152,11 +174,14 @@ def start_jobs(app: FeishuApp) -> AsyncIOScheduler:
         misfire_grace_time=None,
     )
 
-    async def prune() -> None:
-        cutoff = utcnow() - KEEP_EVENTS
-        await asyncio.to_thread(prune_events, app.engine.database, cutoff)
+    def forget_handled() -> None:
+        with transaction(app.engine.database) as session:
+            prune_handled(session, utcnow() - KEEP_EVENTS)
 
-    scheduler.add_job(prune, "interval", seconds=PRUNE_INTERVAL, id="prune-feishu-events")
+    async def prune() -> None:
+        await asyncio.to_thread(forget_handled)
+
+    scheduler.add_job(prune, "interval", seconds=PRUNE_INTERVAL, id="prune-inbox")
     scheduler.start()
     app.scheduler = scheduler
     return scheduler

@@ -62,6 +62,8 @@ FRONT_DOOR = "front_door"  # the dialog that reads text typed outside any conver
 JOIN, INVITE_STEP = "join", "team"
 PENDING_WHEN = "_pending_when"
 SUSPENDED = "_suspended"  # the dialog set aside while this one runs
+# Work a front end adds to a turn's transaction: (session, the turn's replies).
+Within = Callable[[Session, list[Outgoing]], None]
 
 
 class Engine:
@@ -96,15 +98,30 @@ class Engine:
             services=self.services,
         )
 
-    def handle(self, sender: Sender, incoming: Incoming | None) -> list[Outgoing]:
+    def handle(
+        self, sender: Sender, incoming: Incoming | None, *, within: Within | None = None
+    ) -> list[Outgoing]:
         """Answer one input; the answer and the new state commit together or not at all.
 
         `None` means "the user is back" (a terminal session opening): repeat the
-        open question, start onboarding, or greet them.
+        open question, start onboarding, or greet them. `within` runs in the
+        turn's transaction with its replies, before the commit: a front end
+        marks the input handled and queues the replies there, so the three
+        are saved together (raising rolls the whole turn back).
         """
         if not sender.private_chat:
-            return [Outgoing(Texts(language_for(sender.language_code))("common.group_only"))]
-        return run_transaction(self.database, lambda session: self._turn(session, sender, incoming))
+            replies = [Outgoing(Texts(language_for(sender.language_code))("common.group_only"))]
+            if within is not None:
+                run_transaction(self.database, lambda session: within(session, replies))
+            return replies
+
+        def turn(session: Session) -> list[Outgoing]:
+            replies = self._turn(session, sender, incoming)
+            if within is not None:
+                within(session, replies)
+            return replies
+
+        return run_transaction(self.database, turn)
 
     def _turn(self, session: Session, sender: Sender, incoming: Incoming | None) -> list[Outgoing]:
         user = get_or_create_user(
