@@ -238,6 +238,7 @@ class FakeFeishu:
         self._ws_port = 0
         self._ws_clients: list[Any] = []
         self._ws_ready = threading.Event()
+        self._ws_stopped: asyncio.Future[None] | None = None
         # One client for every post: a new one per post costs an SSL context (~30 ms).
         self._http = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=64))
 
@@ -255,21 +256,10 @@ class FakeFeishu:
         self._http.close()
         self._server.shutdown()
         self._server.server_close()
-        if self._ws_loop is not None:
-
-            async def shut_down() -> None:
-                for client in list(self._ws_clients):
-                    await client.close()
-                current = asyncio.current_task()
-                tasks = [task for task in asyncio.all_tasks() if task is not current]
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(shut_down(), self._ws_loop).result(5)
+        if self._ws_loop is not None and self._ws_stopped is not None:
+            self._ws_loop.call_soon_threadsafe(self._ws_stopped.set_result, None)
             if self._ws_thread is not None:
-                self._ws_thread.join(timeout=5)
+                self._ws_thread.join(timeout=10)
 
     def __enter__(self) -> Self:
         self.start()
@@ -599,8 +589,11 @@ class FakeFeishu:
         async def main() -> None:
             server = await serve(connection, "127.0.0.1", 0)
             self._ws_port = next(iter(server.sockets)).getsockname()[1]
+            self._ws_stopped = loop.create_future()
             self._ws_ready.set()
-            await asyncio.Future()
+            await self._ws_stopped
+            server.close()  # and its connections
+            await server.wait_closed()
 
         with contextlib.suppress(RuntimeError, asyncio.CancelledError):  # stop() ended main()
             loop.run_until_complete(main())

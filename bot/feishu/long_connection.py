@@ -32,6 +32,7 @@ class LongConnection:
         self.handler = handler
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
+        self.client: lark.ws.Client | None = None
 
     def start(self) -> None:
         """Connect in the background; the SDK reconnects by itself when the link drops."""
@@ -44,7 +45,7 @@ class LongConnection:
         # The SDK's client schedules everything on this module-level loop.
         ws_client.loop = loop
         self.loop = loop
-        client = lark.ws.Client(
+        self.client = client = lark.ws.Client(
             self.app_id,
             self.app_secret,
             event_handler=self.handler,
@@ -66,19 +67,31 @@ class LongConnection:
         loop = self.loop
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
-                asyncio.run_coroutine_threadsafe(_cancel_all(), loop)
+                asyncio.run_coroutine_threadsafe(_close(self.client), loop)
         if self.thread is not None:
             self.thread.join(timeout=5)
 
 
-async def _cancel_all() -> None:
-    """Cancel the client's tasks, then the one `start()` waits on, which ends the thread."""
+async def _close(client: lark.ws.Client | None) -> None:
+    """Cancel the client's tasks, close its connection, then end the task `start()` waits on.
+
+    The SDK has no way to stop its client, so this closes its connection itself,
+    after its receive loop is gone (which would reconnect). Its ping loop sleeps
+    again in a `finally` when cancelled, hence the repeats.
+    """
     current = asyncio.current_task()
     tasks = [task for task in asyncio.all_tasks() if task is not current]
     waited_on = [task for task in tasks if getattr(task.get_coro(), "__name__", "") == "_select"]
-    others = [task for task in tasks if task not in waited_on]
-    for task in others:
-        task.cancel()
-    await asyncio.gather(*others, return_exceptions=True)
+    others = {task for task in tasks if task not in waited_on}
+    for _attempt in range(3):
+        for task in others:
+            task.cancel()
+        if not others:
+            break
+        _done, others = await asyncio.wait(others, timeout=0.5)
+    connection = getattr(client, "_conn", None)
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(connection.close(), timeout=2)
     for task in waited_on:  # last: once it ends, the loop stops running
         task.cancel()

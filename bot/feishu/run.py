@@ -43,6 +43,7 @@ from storage.models import User, utcnow
 log = logging.getLogger(__name__)
 KEEP_EVENTS = timedelta(days=1)  # handled events: Feishu re-delivers within hours, not days
 PRUNE_INTERVAL = 3600.0
+SHUTDOWN_WAIT = 10.0  # seconds for turns and jobs under way when stopping
 
 
 class FeishuConfigError(Exception):
@@ -143,11 +144,11 @@ def start_jobs(app: FeishuApp) -> AsyncIOScheduler:
 
     scheduler.add_job(catch_up, "date", run_date=utcnow(), id="catch-up", misfire_grace_time=None)
     scheduler.add_job(
-        outbox.flush_all,
+        outbox.flush_all,  # an overlapping sweep returns at once
         "interval",
         seconds=app.settings.dispatch_interval,
         id="outbox",
-        max_instances=1,
+        max_instances=2,
         coalesce=True,
         misfire_grace_time=None,
     )
@@ -188,12 +189,19 @@ def start_jobs(app: FeishuApp) -> AsyncIOScheduler:
 
 
 async def finish(app: FeishuApp) -> None:
-    """Stop the jobs and let turns already answered finish."""
+    """Start no more jobs; let the turns already answered and the jobs under way finish."""
     if app.scheduler is not None and app.scheduler.running:
         app.scheduler.shutdown(wait=False)
-    pending = [asyncio.wrap_future(turn) for turn in list(app.bot.turns)]
-    if pending:
-        await asyncio.wait(pending, timeout=10)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SHUTDOWN_WAIT
+    while (left := deadline - loop.time()) > 0:
+        # Again after each wait: a job the scheduler had just started is waited for too.
+        current = asyncio.current_task()
+        running = {task for task in asyncio.all_tasks() if task is not current}
+        if not running:
+            return
+        await asyncio.wait(running, timeout=left)
+    log.warning("stopping with work still under way after %s s", SHUTDOWN_WAIT)
 
 
 async def serve_long_connection(app: FeishuApp) -> None:
@@ -207,7 +215,7 @@ async def serve_long_connection(app: FeishuApp) -> None:
     try:
         await app.stopping.wait()
     finally:
-        connection.stop()
+        await asyncio.to_thread(connection.stop)
         await finish(app)
 
 
