@@ -159,6 +159,20 @@ def test_an_objection_from_words_to_a_logged_answer(bot: RunningFeishu, fake: Fa
     assert (entry.objection_type, entry.outcome) == ("price", "worked")
 
 
+def test_a_group_is_asked_to_message_privately_and_a_photo_gets_a_clear_answer(
+    bot: RunningFeishu, fake: FakeFeishu
+) -> None:
+    ana = Person(fake, FeishuUser("ou_ana", "Ana", "en_US"))
+    assert fake.post_event(fake.text_event(ana.user, "@_user_1 /visit", chat_type="group"))
+    fake.wait_for_messages("oc_group", 1)
+    [group_reply] = fake.messages_to("oc_group")
+    assert "please message me privately" in group_reply.plain
+    onboard_en(ana, "Ana")
+    ana.deliver(fake.message_event(ana.user, "image", {"image_key": "img_1"}, chat_type="p2p"))
+    [answer] = ana.read(1)
+    assert "I can only read text" in answer.plain
+
+
 # ----- what must be refused --------------------------------------------------------------
 
 

@@ -108,14 +108,14 @@ EVENT = {"schema": "2.0", "header": {"event_id": "e1", "token": KEYS.verificatio
 
 def test_a_genuine_post_is_decrypted() -> None:
     body, headers = _post(EVENT)
-    assert check(body, headers, KEYS) == EVENT
+    assert check(body, headers, KEYS, now=1700000000 + 60) == EVENT
     assert (
         signature("1700000000", "n1", KEYS.encrypt_key, body)
         == hashlib.sha256(b"1700000000n1" + KEYS.encrypt_key.encode() + body).hexdigest()
     )
 
 
-@pytest.mark.parametrize("problem", ["signature", "token", "key", "plain", "not json"])
+@pytest.mark.parametrize("problem", ["signature", "token", "key", "plain", "not json", "old"])
 def test_posts_not_from_feishu_are_refused(problem: str) -> None:
     body, headers = _post(EVENT)
     if problem == "signature":
@@ -128,8 +128,9 @@ def test_posts_not_from_feishu_are_refused(problem: str) -> None:
         body = json.dumps(EVENT).encode()
     else:
         body = b"<html>"
+    now = 1700000000 + (3601 if problem == "old" else 0)
     with pytest.raises(Refused) as refused:
-        check(body, headers, KEYS)
+        check(body, headers, KEYS, now=now)
     assert refused.value.status in (400, 401)
 
 

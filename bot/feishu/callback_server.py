@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 EVENT_PATH = "/feishu/events"
 HEALTH_PATH = "/healthz"
 INTAKE_THREADS = 4
+MAX_AGE = 3600  # seconds between a post's signing and its arrival, either way
 
 
 class Refused(Exception):
@@ -63,8 +65,14 @@ def signature(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
     return hashlib.sha256((timestamp + nonce + encrypt_key).encode() + body).hexdigest()
 
 
-def check(body: bytes, headers: dict[str, str], keys: Keys) -> dict[str, Any]:
-    """The decrypted event of a genuine post; raises Refused otherwise."""
+def check(
+    body: bytes, headers: dict[str, str], keys: Keys, now: float | None = None
+) -> dict[str, Any]:
+    """The decrypted event of a genuine post; raises Refused otherwise.
+
+    A signed post older than an hour is refused too: a recorded post played back
+    later would otherwise be taken for new once its event id is forgotten.
+    """
     try:
         envelope = json.loads(body)
         encrypted = envelope.get("encrypt") if isinstance(envelope, dict) else None
@@ -84,14 +92,15 @@ def check(body: bytes, headers: dict[str, str], keys: Keys) -> dict[str, Any]:
     if event.get("type") == URL_VERIFICATION:
         return event  # the challenge carries no signature headers
     given = headers.get(LARK_REQUEST_SIGNATURE.lower(), "")
+    timestamp = headers.get(LARK_REQUEST_TIMESTAMP.lower(), "")
     expected = signature(
-        headers.get(LARK_REQUEST_TIMESTAMP.lower(), ""),
-        headers.get(LARK_REQUEST_NONCE.lower(), ""),
-        keys.encrypt_key,
-        body,
+        timestamp, headers.get(LARK_REQUEST_NONCE.lower(), ""), keys.encrypt_key, body
     )
     if not hmac.compare_digest(given.encode("latin-1"), expected.encode()):
         raise Refused(401, "wrong signature")
+    moment = now if now is not None else time.time()
+    if not timestamp.isdigit() or abs(moment - int(timestamp)) > MAX_AGE:
+        raise Refused(401, "signed too long ago (or in the future)")
     return event
 
 
