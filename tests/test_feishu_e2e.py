@@ -245,6 +245,10 @@ def test_the_url_verification_challenge_is_answered(bot: RunningFeishu, fake: Fa
     answer = fake.challenge("c-123")
     assert answer.status_code == 200 and answer.json() == {"challenge": "c-123"}
     assert fake.challenge("c-456", token="wrong").status_code == 401
+    # An event subscribed in the console that the bot doesn't handle is taken, not retried.
+    read = fake.text_event(FeishuUser("ou_x", "X"), "")
+    read["header"]["event_type"] = "im.message.message_read_v1"
+    assert fake.post_event(read).status_code == 200
 
 
 def test_a_redelivered_event_is_handled_once(bot: RunningFeishu, fake: FakeFeishu) -> None:

@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterator
 from html import escape
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -181,3 +182,35 @@ def test_the_terminal_is_a_transport_too() -> None:
     asyncio.run(terminal.answer_button("press-1", "That button is spent"))
     assert asyncio.run(terminal.edit("me", "1", Outgoing("x"))) is False
     assert out.getvalue() == "Hello & welcome\n\nThat button is spent\n"
+
+
+# ----- starting ------------------------------------------------------------------------
+
+
+def test_missing_settings_are_explained_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for name in ("APP_ID", "APP_SECRET", "ENCRYPT_KEY", "VERIFICATION_TOKEN"):
+        monkeypatch.delenv(f"SALESCOACH_FEISHU_{name}", raising=False)
+    monkeypatch.setenv("SALESCOACH_DATABASE_URL", f"sqlite:///{tmp_path / 'never.db'}")
+    assert main(["run", "--platform", "feishu"]) == 2
+    assert "SALESCOACH_FEISHU_APP_ID" in capsys.readouterr().err
+    monkeypatch.setenv("SALESCOACH_FEISHU_APP_ID", "cli_1")
+    monkeypatch.setenv("SALESCOACH_FEISHU_APP_SECRET", "secret")
+    assert main(["run", "--platform", "feishu", "--webhook"]) == 2
+    assert "SALESCOACH_FEISHU_ENCRYPT_KEY" in capsys.readouterr().err
+    assert not (tmp_path / "never.db").exists()
+
+
+def test_feishu_speaks_chinese_and_lark_english_until_the_client_says() -> None:
+    from bot.feishu.run import applink, default_language
+    from bot.settings import Settings
+
+    feishu = Settings(SALESCOACH_FEISHU_DOMAIN="https://open.feishu.cn")
+    lark = Settings(SALESCOACH_FEISHU_DOMAIN="https://open.larksuite.com")
+    assert (default_language(feishu), default_language(lark)) == ("zh", None)
+    assert applink(lark, "cli_1") == "https://applink.larksuite.com/client/bot/open?appId=cli_1"
+    assert applink(feishu, "cli_1").startswith("https://applink.feishu.cn/")

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 EVENT_PATH = "/feishu/events"
 HEALTH_PATH = "/healthz"
 INTAKE_THREADS = 4
+HANDLED_EVENTS = frozenset({"im.message.receive_v1", "card.action.trigger"})
 MAX_AGE = 3600  # seconds between a post's signing and its arrival, either way
 
 
@@ -126,6 +127,11 @@ class CallbackEndpoints:
             return JSONResponse({"msg": "refused"}, status_code=refused.status)
         if event.get("type") == URL_VERIFICATION:
             return JSONResponse({"challenge": event.get("challenge", "")})
+        event_type = (event.get("header") or {}).get("event_type")
+        if event_type not in HANDLED_EVENTS:
+            # Subscribed in the console but not ours to handle: taken, so not sent again.
+            log.info("ignored a %s event", event_type)
+            return JSONResponse({"msg": "ignored"})
         raw = RawRequest()
         raw.uri = request.url.path
         raw.body = body
