@@ -701,6 +701,8 @@ def feishu_settings(fake: FakeFeishu, database_url: str, models: str, port: int)
         SALESCOACH_DATABASE_URL=database_url,
         SALESCOACH_MODEL_DIR=models,
         SALESCOACH_DISPATCH_INTERVAL=0.2,
+        # Off: scripted people answer faster than anyone types (a test turns it on).
+        SALESCOACH_FLOOD_LIMIT=0,
     )
 
 

@@ -241,6 +241,22 @@ def test_a_wrong_signature_is_refused_and_changes_nothing(
     fake.wait_for_messages(mallory.open_id, 1)
 
 
+def test_a_flood_is_told_to_slow_down_once_then_dropped(fake: FakeFeishu, tmp_path: Path) -> None:
+    running = RunningFeishu(fake, f"sqlite:///{tmp_path / 'flood.db'}", str(tmp_path), "callback")
+    running.settings = running.settings.model_copy(update={"flood_limit": 3})
+    running.start()
+    try:
+        ana = Person(fake, FeishuUser("ou_ana", "Ana", "en_US"))
+        for _ in range(6):
+            ana.deliver(fake.text_event(ana.user, "/help"))
+        messages = ana.settle(1.5)
+    finally:
+        running.stop()
+    slow_down = [message for message in messages if "faster than I can keep up" in message.plain]
+    assert len(slow_down) == 1
+    assert len(messages) == 4  # three answers, one notice; the other two dropped
+
+
 def test_the_url_verification_challenge_is_answered(bot: RunningFeishu, fake: FakeFeishu) -> None:
     answer = fake.challenge("c-123")
     assert answer.status_code == 200 and answer.json() == {"challenge": "c-123"}

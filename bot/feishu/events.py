@@ -11,9 +11,11 @@ alongside. Replies go through the outbox (bot/outbox.py).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
+import threading
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -29,7 +31,9 @@ from sqlmodel import Session
 
 from bot.feishu.cards import DATA, LABEL, OWNER
 from bot.feishu.transport import PLATFORM, FeishuTransport
+from bot.flood import FloodGate, Verdict
 from bot.outbox import OutboxSender, queue_message
+from bot.reminders import DeliveryBlocked, DeliveryFailed, DeliveryRetry
 from dialogs.core.engine import Engine, Within
 from dialogs.core.io import Incoming, InputKind, Outgoing, Sender
 from dialogs.core.texts import Texts
@@ -151,11 +155,15 @@ class FeishuBot:
         transport: FeishuTransport,
         outbox: OutboxSender,
         default_language: str | None = None,
+        flood: FloodGate | None = None,
     ) -> None:
         self.engine = engine
         self.transport = transport
         self.outbox = outbox
         self.default_language = default_language
+        # Flood control as on Telegram (bot/flood.py): events come in on several threads.
+        self.flood = flood
+        self._flood_lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._locks: dict[str, asyncio.Lock] = {}
         self.turns: set[Future[None]] = set()
@@ -215,6 +223,8 @@ class FeishuBot:
         A database error propagates: Feishu is then not told the event arrived, and
         delivers it again.
         """
+        if not self._let_through(received):
+            return
         header = getattr(data, "header", None)
         event_id = str(getattr(header, "event_id", None) or uuid.uuid4().hex)
         stored = run_transaction(
@@ -227,6 +237,28 @@ class FeishuBot:
             log.info("event %s was taken in before; dropped the re-delivery", event_id)
             return
         self._start(event_id, received)
+
+    def _let_through(self, received: Received) -> bool:
+        """Flood control: too much too fast from one person is dropped, after one notice."""
+        if self.flood is None:
+            return True
+        key = int.from_bytes(hashlib.sha256(received.sender.user_id.encode()).digest()[:8])
+        with self._flood_lock:
+            verdict = self.flood.check(key)
+        if verdict is Verdict.ALLOW:
+            return True
+        log.info("flood control: dropping an event from user %s", received.sender.user_id)
+        if verdict is Verdict.WARN and self.loop is not None:
+            text = Texts(language_for(received.sender.language_code))("common.slow_down")
+            asyncio.run_coroutine_threadsafe(self._warn(received.chat_id, text), self.loop)
+        return False
+
+    async def _warn(self, chat_id: str, text: str) -> None:
+        try:
+            await self.transport.send(chat_id, Outgoing(text))
+        except (DeliveryBlocked, DeliveryFailed, DeliveryRetry) as error:
+            # The event is dropped whether or not the notice got through.
+            log.warning("could not send the slow-down notice: %s", error)
 
     def _start(self, event_id: str, received: Received) -> None:
         assert self.loop is not None, "bind() the bot to its event loop first"

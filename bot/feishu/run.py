@@ -27,6 +27,7 @@ from bot.feishu.callback_server import (
 from bot.feishu.events import FeishuBot, event_handler
 from bot.feishu.long_connection import LongConnection
 from bot.feishu.transport import PLATFORM, FeishuTransport, Limits, build_client
+from bot.flood import FloodGate
 from bot.outbox import OutboxSender, worker_name
 from bot.reminders import Deliver, DispatchConfig, Dispatcher
 from bot.runtime import build_engine, freeze_startup_objects
@@ -114,7 +115,8 @@ def build_app(settings: Settings) -> FeishuApp:
     )
     transport = FeishuTransport(build_client(app_id, secret, settings.feishu_domain), limits)
     outbox = OutboxSender(engine.database, transport, worker_name(PLATFORM))
-    bot = FeishuBot(engine, transport, outbox, default_language(settings))
+    flood = FloodGate(settings.flood_limit, settings.flood_window) if settings.flood_limit else None
+    bot = FeishuBot(engine, transport, outbox, default_language(settings), flood)
     return FeishuApp(settings, engine, transport, bot)
 
 
