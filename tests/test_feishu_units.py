@@ -214,3 +214,13 @@ def test_feishu_speaks_chinese_and_lark_english_until_the_client_says() -> None:
     assert (default_language(feishu), default_language(lark)) == ("zh", None)
     assert applink(lark, "cli_1") == "https://applink.larksuite.com/client/bot/open?appId=cli_1"
     assert applink(feishu, "cli_1").startswith("https://applink.feishu.cn/")
+
+
+def test_the_tenant_token_is_fetched_ahead_so_sends_never_wait_for_it(fake: FakeFeishu) -> None:
+    transport = FeishuTransport(build_client(fake.app_id, fake.app_secret, fake.base_url), Limits())
+    token_path = "/open-apis/auth/v3/tenant_access_token/internal"
+    transport.warm_token()
+    assert fake.calls.count(("POST", token_path)) == 1
+    asyncio.run(transport.send("ou_a", Outgoing("hello")))
+    assert fake.calls.count(("POST", token_path)) == 1  # the send found it cached
+    assert [message.text for message in fake.messages_to("ou_a")] == ["hello"]

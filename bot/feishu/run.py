@@ -44,6 +44,7 @@ from storage.models import User, utcnow
 log = logging.getLogger(__name__)
 KEEP_EVENTS = timedelta(days=1)  # handled events: Feishu re-delivers within hours, not days
 PRUNE_INTERVAL = 3600.0
+TOKEN_INTERVAL = 60.0  # seconds between looks at the tenant access token (valid 2 h)
 SHUTDOWN_WAIT = 10.0  # seconds for turns and jobs under way when stopping
 
 
@@ -141,8 +142,12 @@ def start_jobs(app: FeishuApp) -> AsyncIOScheduler:
     )
 
     async def catch_up() -> None:
+        await asyncio.to_thread(app.transport.warm_token)
         await app.bot.handle_pending()
         await outbox.flush_all()
+
+    async def warm_token() -> None:
+        await asyncio.to_thread(app.transport.warm_token)
 
     scheduler.add_job(catch_up, "date", run_date=utcnow(), id="catch-up", misfire_grace_time=None)
     scheduler.add_job(
@@ -185,6 +190,7 @@ def start_jobs(app: FeishuApp) -> AsyncIOScheduler:
         await asyncio.to_thread(forget_handled)
 
     scheduler.add_job(prune, "interval", seconds=PRUNE_INTERVAL, id="prune-inbox")
+    scheduler.add_job(warm_token, "interval", seconds=TOKEN_INTERVAL, id="tenant-token")
     scheduler.start()
     app.scheduler = scheduler
     return scheduler

@@ -31,6 +31,7 @@ from lark_oapi.api.im.v1 import (
     PatchMessageRequest,
     PatchMessageRequestBody,
 )
+from lark_oapi.core.token import TokenManager
 
 from bot.feishu.cards import (
     TEXT_LIMIT,
@@ -130,6 +131,22 @@ class FeishuTransport:
         """
 
     # ----- beyond the interface ----------------------------------------------------
+
+    def warm_token(self) -> None:
+        """Fetch the tenant access token now, blocking: run it on a worker thread.
+
+        The SDK's async calls fetch an expired token with a blocking request on the
+        event loop, which would hold up every turn and acknowledgement meanwhile.
+        Fetched here ahead of time (every minute), it is in the SDK's cache when a
+        send needs it.
+        """
+        config = self.client.config
+        if config is None:
+            return
+        try:
+            TokenManager.get_self_tenant_token(config)
+        except Exception as error:  # the next send tries again, and says why
+            log.warning("could not fetch the tenant access token: %s", type(error).__name__)
 
     async def send_reply(self, open_id: str, outgoing: Outgoing) -> list[str]:
         """Send one reply; returns the ids of the messages sent."""
