@@ -34,6 +34,7 @@ from tests.kill_points import (
     TIMINGS,
     WINDOW,
     Comparison,
+    Kill,
     KillingTelegram,
     Run,
     Week,
@@ -60,13 +61,25 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def one_week(database: str | None, workdir: Path, kills: list, webhook: bool) -> Run:  # type: ignore[type-arg]
+def drop_database(base: str | None, url: str) -> None:
+    if base is None:
+        return
+    server = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
+    name = make_url(url).database
+    with server.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    server.dispose()
+
+
+def one_week(database: str | None, workdir: Path, kills: list[Kill], webhook: bool) -> Run:
     workdir.mkdir(parents=True)
     ports = [free_port(), free_port()] if webhook else None
-    with KillingTelegram() as fake:
-        return Week(fake, fresh_database(database, workdir), workdir, webhook_ports=ports).run(
-            kills
-        )
+    url = fresh_database(database, workdir)
+    try:
+        with KillingTelegram() as fake:
+            return Week(fake, url, workdir, webhook_ports=ports).run(kills)
+    finally:
+        drop_database(database, url)
 
 
 def main() -> None:

@@ -58,6 +58,7 @@ from storage.digest_queries import (
     take_over_digest,
 )
 from storage.models import User, as_utc
+from storage.outbox import BROADCAST
 from storage.teams import get_team, managed_teams
 
 if TYPE_CHECKING:  # bot.outbox imports bot.reminders, which this module imports
@@ -273,8 +274,7 @@ class DigestSender:
         chat_id = user.platform_user_id
         if not await asyncio.to_thread(self._queue_all, run, chat_id, messages, outbox):
             return 0  # another process took the run over: it sends, not us
-        with broadcast_lane():  # behind replies to people's input (bot/sending.py)
-            await outbox.flush(chat_id)
+        await outbox.flush(chat_id, BROADCAST)  # behind replies to people (bot/sending.py)
         return 1
 
     def _queue_all(

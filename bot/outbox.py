@@ -153,7 +153,7 @@ class OutboxSender:
         self.worker = worker
         self.config = config or OutboxConfig()
         self.clock = clock
-        self._chats: dict[str, asyncio.Lock] = {}
+        self._chats: dict[tuple[str, str], asyncio.Lock] = {}
         self._sweeping = asyncio.Lock()
 
     def queue(
@@ -170,15 +170,21 @@ class OutboxSender:
             session, self.platform, chat_id, outgoing, lane=lane, reminder_id=reminder_id
         )
 
-    async def flush(self, chat_id: str) -> int:
-        """Send the chat's unsent messages, oldest first; returns how many went."""
-        lock = self._chats.setdefault(chat_id, asyncio.Lock())
+    async def flush(self, chat_id: str, lane: str = INTERACTIVE) -> int:
+        """Send the unsent messages of the chat's `lane`, oldest first; returns how many went.
+
+        Replies (interactive) and reminders or digests (broadcast) are two queues: a
+        reply never waits for a reminder still queued for its slot in the rate limiter.
+        """
+        key = (chat_id, lane)
+        lock = self._chats.setdefault(key, asyncio.Lock())
         sent = 0
         last_broadcast: float | None = None
         loop = asyncio.get_running_loop()
         try:
             async with lock:
-                while (claimed := await asyncio.to_thread(self._claim, chat_id)) is not None:
+                claimed = await asyncio.to_thread(self._claim, chat_id, lane)
+                while claimed is not None:
                     if claimed.lane == BROADCAST and last_broadcast is not None:
                         # Counted from when the last one arrived, not from when it was sent:
                         # a send waits its turn in the rate limiter first.
@@ -189,10 +195,16 @@ class OutboxSender:
                         last_broadcast = loop.time()
                     if outcome is None:
                         break  # to be tried again later (or nothing more can reach the chat)
-                    sent += outcome
+                    if outcome:  # recorded as sent and the next one claimed, in one transaction
+                        sent += 1
+                        claimed = await asyncio.to_thread(
+                            self._sent_then_claim, claimed.id, chat_id, lane
+                        )
+                    else:
+                        claimed = await asyncio.to_thread(self._claim, chat_id, lane)
         finally:
-            if not lock.locked() and self._chats.get(chat_id) is lock:
-                del self._chats[chat_id]
+            if not lock.locked() and self._chats.get(key) is lock:
+                del self._chats[key]
         return sent
 
     def release_dead(self) -> int:
@@ -215,27 +227,39 @@ class OutboxSender:
             chats = await asyncio.to_thread(self._waiting)
             limit = asyncio.Semaphore(self.config.concurrency)
 
-            async def one(chat_id: str) -> int:
+            async def one(chat_id: str, lane: str) -> int:
                 async with limit:
-                    return await self.flush(chat_id)
+                    return await self.flush(chat_id, lane)
 
-            return sum(await asyncio.gather(*(one(chat_id) for chat_id in chats)))
+            return sum(await asyncio.gather(*(one(chat_id, lane) for chat_id, lane in chats)))
 
-    def _waiting(self) -> list[str]:
+    def _waiting(self) -> list[tuple[str, str]]:
         with Session(self.database) as session:
             return chats_waiting(session, self.platform, self.worker, self.clock())
 
-    def _claim(self, chat_id: str) -> Claimed | None:
+    def _claim(self, chat_id: str, lane: str) -> Claimed | None:
         now = self.clock()
         return run_transaction(
             self.database,
             lambda session: claim_head(
-                session, self.platform, chat_id, self.worker, now, self.config.lease
+                session, self.platform, chat_id, self.worker, now, self.config.lease, lane
             ),
         )
 
+    def _sent_then_claim(self, message_id: int, chat_id: str, lane: str) -> Claimed | None:
+        now = self.clock()
+
+        def work(session: Session) -> Claimed | None:
+            mark_sent(session, message_id, now)
+            return claim_head(
+                session, self.platform, chat_id, self.worker, now, self.config.lease, lane
+            )
+
+        return run_transaction(self.database, work)
+
     async def _send(self, claimed: Claimed) -> int | None:
-        """Send one claimed message; 1 sent, 0 given up, None to stop this chat for now."""
+        """Send one claimed message; 1 sent (not yet recorded: the caller does, with the next
+        claim), 0 given up, None to stop this chat for now."""
         outgoing, edit = decode(claimed.payload)
         lane = broadcast_lane() if claimed.lane == BROADCAST else contextlib.nullcontext()
         try:
@@ -246,6 +270,14 @@ class OutboxSender:
             await asyncio.to_thread(self._record_blocked, claimed)
             return None
         except DeliveryRetry as error:
+            # With the cause's traceback (the log set-up redacts the token in its URL).
+            log.warning(
+                "outbox message %s to chat %s: %s; trying again later",
+                claimed.id,
+                claimed.chat_id,
+                error,
+                exc_info=error.__cause__ or error,
+            )
             return await asyncio.to_thread(self._record_retry, claimed, error)
         except DeliveryFailed as error:
             log.warning(
@@ -256,7 +288,6 @@ class OutboxSender:
         except Exception as error:  # a bug must not stop the chat's other messages for good
             log.exception("outbox message %s: unexpected error", claimed.id)
             return await asyncio.to_thread(self._record_retry, claimed, DeliveryRetry(repr(error)))
-        await asyncio.to_thread(self._record, mark_sent, claimed.id)
         return 1
 
     def _record(self, change: Callable[..., object], *args: object) -> None:

@@ -25,6 +25,7 @@ from dialogs.field.reminder_messages import LATE_AFTER, compose
 from dialogs.users.quiet_hours import quiet_until
 from storage.db import transaction
 from storage.models import Reminder, User
+from storage.outbox import BROADCAST
 from storage.reminders import (
     CANCELLED,
     claim_due,
@@ -166,8 +167,7 @@ class Dispatcher:
         chat_id = await asyncio.to_thread(self._queue, reminder_id, outbox)
         if chat_id is None:
             return 0
-        with broadcast_lane():  # behind replies to people's input (bot/sending.py)
-            await outbox.flush(chat_id)
+        await outbox.flush(chat_id, BROADCAST)  # behind replies to people (bot/sending.py)
         return 1
 
     def _queue(self, reminder_id: int, outbox: OutboxSender) -> str | None:

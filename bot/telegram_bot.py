@@ -1,7 +1,11 @@
 """The Telegram front end: turns updates into engine inputs and replies into Bot API calls.
 
 Handlers are thin and registered in `build_application`; behaviour lives in
-the dialog engine.
+the dialog engine. Every update comes from the inbox (bot/updates.py stores it
+before Telegram is told it arrived); a turn marks it handled and queues its
+replies in the outbox in its own transaction, and the outbox sender
+(bot/outbox.py) sends them. So a crash at any point loses no input and leaves
+no reply unsent; see the README's "Crashes" section for the one repeat left.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine as Database
@@ -46,8 +51,9 @@ from dialogs.core.texts import Texts
 from dialogs.users.profile import visible_commands
 from playbooks.locales import LANGUAGES, language_for
 from storage.db import run_transaction
-from storage.inbox import claim_turn
-from storage.models import User
+from storage.inbox import claim_turn, prune_handled
+from storage.models import User, utcnow
+from storage.outbox import prune_sent
 from storage.users import find_user
 
 __all__ = ["PLATFORM", "build_application", "keyboard", "run_polling", "send_to_chat"]
@@ -59,6 +65,8 @@ INTERVAL_KEY = "dispatch_interval"
 INTAKE_KEY = "intake"
 # The catch-all's group: after the dialog handlers (group 0).
 REST_GROUP = 1
+# Telegram re-delivers an update for less than a day; handled ones can go after that.
+KEEP_DELIVERED = timedelta(days=1)
 # Media kinds we name when a user sends something other than text.
 _MEDIA = ("photo", "sticker", "voice", "video", "video_note", "audio", "document", "animation",
           "location", "contact", "poll", "venue", "dice")  # fmt: skip
@@ -349,6 +357,19 @@ async def send_waiting(context: ContextTypes.DEFAULT_TYPE) -> None:
     await intake.outbox.flush_all()
 
 
+async def forget_delivered(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Once an hour: handled updates and sent messages older than a day go."""
+    intake: Intake = context.bot_data[INTAKE_KEY]
+    before = utcnow() - KEEP_DELIVERED
+
+    def prune(session: Session) -> tuple[int, int]:
+        return prune_handled(session, before), prune_sent(session, before)
+
+    updates, messages = await asyncio.to_thread(run_transaction, intake.database, prune)
+    if updates or messages:
+        log.info("forgot %s handled updates and %s sent messages", updates, messages)
+
+
 async def start_background_jobs(application: Application) -> None:  # type: ignore[type-arg]
     """Updates a crash left unhandled, command menus, then the outbox sweep and the reminder
     dispatcher ticking every few seconds."""
@@ -371,6 +392,9 @@ async def start_background_jobs(application: Application) -> None:  # type: igno
     )
     application.job_queue.run_repeating(
         dispatch_reminders, interval=interval, first=0, name="reminders", job_kwargs=every
+    )
+    application.job_queue.run_repeating(
+        forget_delivered, interval=3600, first=60, name="forget-delivered", job_kwargs=every
     )
     start_digest_jobs(application, engine, deliver, outbox=intake.outbox)
 

@@ -45,17 +45,14 @@ from bot.telegram_bot import ENGINE_KEY, build_application
 from bot.updates import InboxQueue
 from dialogs.core.engine import Engine
 from storage.db import transaction
-from storage.inbox import prune_handled
 from storage.models import ProcessedUpdate, utcnow
-from storage.outbox import prune_sent
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DEFAULT_PATH = "/telegram"
 HEALTH_PATH = "/healthz"
-# Telegram gives up re-delivering long before a day has passed, so older ids can go
-# (and sent messages with them).
+# Telegram gives up re-delivering long before a day has passed, so older ids can go.
 KEEP_PROCESSED = timedelta(days=1)
 PRUNE_INTERVAL = 3600.0
 PRUNE_FIRST = 60.0
@@ -132,18 +129,15 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 def prune_processed_updates(database: Database, before: datetime) -> int:
-    """Forget handled updates and sent messages from before `before`; how many updates went.
+    """Forget the update ids earlier versions recorded before `before`; how many went.
 
-    (The `processed_updates` rows of earlier versions go too.)
+    (The inbox and outbox are pruned in every mode: bot/telegram_bot.py.)
     """
     with transaction(database) as session:
         result = session.exec(
             delete(ProcessedUpdate).where(col(ProcessedUpdate.received_at) < before)
         )
-        outbox_pruned = prune_sent(session, before)
-        if outbox_pruned:
-            log.info("forgot %s sent messages older than %s", outbox_pruned, KEEP_PROCESSED)
-        return int(result.rowcount or 0) + prune_handled(session, before)
+        return int(result.rowcount or 0)
 
 
 def database_ok(database: Database) -> bool:

@@ -2,10 +2,12 @@
 
 A turn's replies, reminders and digests are rows here before anything goes to
 the platform, so a crash between deciding and sending loses nothing: the
-unsent rows go out after a restart, in order. Only the head of a chat's queue
-(its oldest unsent row) is ever claimed, so a chat's messages keep their order
-even with several processes sending; a claim names its sender and lasts a
-lease, after which another process may take the row over.
+unsent rows go out after a restart, in order. A chat has two queues, one per
+lane: replies to the person (interactive) and what the bot sends on its own
+(broadcast), so a reply never waits behind a reminder still waiting for its
+slot. Only the head of a queue (its oldest unsent row) is ever claimed, so
+each keeps its order even with several processes sending; a claim names its
+sender and lasts a lease, after which another process may take the row over.
 """
 
 from __future__ import annotations
@@ -68,15 +70,24 @@ def _claimable(worker: str, now: datetime) -> tuple[ColumnElement[bool], ...]:
 
 
 def claim_head(
-    session: Session, platform: str, chat_id: str, worker: str, now: datetime, lease: timedelta
+    session: Session,
+    platform: str,
+    chat_id: str,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    lane: str = INTERACTIVE,
 ) -> Claimed | None:
-    """Take the chat's oldest unsent message for `worker`; None if there is none or it is taken.
-
-    A row `worker` claimed before (its previous life, killed mid-send) is its own to take again.
-    """
+    """Take the oldest unsent message of the chat's `lane` for `worker`; None if there is none
+    or it is taken (by another sender, or waiting for a retry)."""
     head = session.exec(
         select(OutboxMessage)
-        .where(OutboxMessage.platform == platform, OutboxMessage.chat_id == chat_id, *_unsent())
+        .where(
+            OutboxMessage.platform == platform,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.lane == lane,
+            *_unsent(),
+        )
         .order_by(col(OutboxMessage.id))
         .limit(1)
     ).first()
@@ -176,15 +187,23 @@ def release_claims(session: Session, worker: str) -> int:
     return int(result.rowcount or 0)
 
 
-def chats_waiting(session: Session, platform: str, worker: str, now: datetime) -> list[str]:
-    """Chats with an unsent message `worker` may claim now, the longest-waiting first."""
+def chats_waiting(
+    session: Session, platform: str, worker: str, now: datetime
+) -> list[tuple[str, str]]:
+    """(chat, lane) queues whose oldest unsent message `worker` may claim now, oldest first."""
+    heads = (
+        select(func.min(OutboxMessage.id).label("head"))
+        .where(OutboxMessage.platform == platform, *_unsent())
+        .group_by(col(OutboxMessage.chat_id), col(OutboxMessage.lane))
+        .subquery()
+    )
     rows = session.exec(
-        select(OutboxMessage.chat_id, func.min(OutboxMessage.id))
-        .where(OutboxMessage.platform == platform, *_unsent(), *_claimable(worker, now))
-        .group_by(col(OutboxMessage.chat_id))
-        .order_by(func.min(OutboxMessage.id))
+        select(OutboxMessage.chat_id, OutboxMessage.lane)
+        .join(heads, col(OutboxMessage.id) == heads.c.head)
+        .where(*_claimable(worker, now))
+        .order_by(col(OutboxMessage.id))
     ).all()
-    return [chat_id for chat_id, _first in rows]
+    return [(chat_id, lane) for chat_id, lane in rows]
 
 
 def unsent_count(session: Session, platform: str | None = None) -> int:

@@ -466,7 +466,9 @@ class Week:
             # Webhook mode has no getUpdates: the turn starts when the update is posted.
             arm.fetched = self.poster is not None
             self.fake.arm(arm)
-        self.perform(step)
+        self.perform(step)  # typed while the bot is down, after a kill before the fetch
+        if armed:
+            self.restart_dead()  # ...and back up for the kill during the turn
         if armed and self.poster is not None and armed[0] in ("after_fetch", "mid_turn"):
             threading.Timer(self.fake.armed.delay if self.fake.armed else 0, self.fake.fire).start()
         if armed:
