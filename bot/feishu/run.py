@@ -40,9 +40,11 @@ from dialogs.core.steps import Services
 from storage.db import transaction
 from storage.inbox import prune_handled
 from storage.models import User, utcnow
+from storage.outbox import prune_sent
 
 log = logging.getLogger(__name__)
-KEEP_EVENTS = timedelta(days=1)  # handled events: Feishu re-delivers within hours, not days
+# Handled events and sent messages: Feishu re-delivers within hours, not days.
+KEEP_EVENTS = timedelta(days=1)
 PRUNE_INTERVAL = 3600.0
 TOKEN_INTERVAL = 60.0  # seconds between looks at the tenant access token (valid 2 h)
 SHUTDOWN_WAIT = 10.0  # seconds for turns and jobs under way when stopping
@@ -183,8 +185,10 @@ def start_jobs(app: FeishuApp) -> AsyncIOScheduler:
     )
 
     def forget_handled() -> None:
+        before = utcnow() - KEEP_EVENTS
         with transaction(app.engine.database) as session:
-            prune_handled(session, utcnow() - KEEP_EVENTS)
+            prune_handled(session, before)
+            prune_sent(session, before)
 
     async def prune() -> None:
         await asyncio.to_thread(forget_handled)
