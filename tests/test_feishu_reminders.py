@@ -160,3 +160,24 @@ def test_a_reminder_is_delivered_once_across_a_sigkill(fake: FakeFeishu, tmp_pat
     late = [message for message in fake.sent if "Late:" in message.plain]
     assert len(late) == 3
     assert statuses(database_url) == Counter({"sent": 5})
+
+
+def test_two_processes_on_postgres_deliver_each_reminder_once(
+    fake: FakeFeishu, postgres_database: str, tmp_path: Path
+) -> None:
+    user_ids = add_users(postgres_database, 20)
+    for round_number in range(3):
+        add_follow_ups(postgres_database, user_ids, timedelta(seconds=1), f"r{round_number} ")
+    bots = [FeishuProcess(fake, postgres_database, tmp_path / f"bot{i}.log") for i in range(2)]
+    for process in bots:
+        process.start()
+    try:
+        wait_for(lambda: fake.ws_connected() == 2, timeout=60)  # both hold a long connection
+        wait_for(lambda: sum(task_messages(fake).values()) >= 60, timeout=90)
+        time.sleep(2.0)  # give a duplicate, if any, the chance to show up
+    finally:
+        for process in bots:
+            process.stop()
+    counts = task_messages(fake)
+    assert len(counts) == 60 and set(counts.values()) == {1}
+    assert statuses(postgres_database) == Counter({"sent": 60})
