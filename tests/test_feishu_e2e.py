@@ -291,7 +291,7 @@ def test_a_redelivered_event_is_handled_once(bot: RunningFeishu, fake: FakeFeish
 def test_an_event_taken_in_before_a_crash_is_handled_at_the_next_start(
     fake: FakeFeishu, tmp_path: Path, any_database: str
 ) -> None:
-    from bot.feishu.events import Received, encode
+    from bot.feishu.received import Received, encode
     from dialogs.core.io import Incoming, Sender
     from storage.db import run_transaction
     from storage.inbox import store_event

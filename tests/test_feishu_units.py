@@ -19,8 +19,8 @@ from lark_oapi.core.json import JSON
 
 from bot.feishu.callback_server import Keys, Refused, check, signature
 from bot.feishu.cards import OWNER, TEXT_LIMIT, message_for
-from bot.feishu.events import locale_of, message_input
 from bot.feishu.markup import escape_markdown, to_card_markdown, to_post
+from bot.feishu.received import locale_of, message_input
 from bot.feishu.transport import FeishuTransport, Limits, build_client
 from bot.reminders import DeliveryBlocked, DeliveryRetry
 from bot.terminal import Screen, TerminalTransport
