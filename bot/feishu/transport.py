@@ -54,9 +54,10 @@ RATE_LIMITED = 99991400  # "request trigger frequency limit"
 # The person can't be reached by the bot: they left the app's availability range,
 # or the app was stopped for them ("Bot has NO availability to this user").
 BLOCKED_CODES = frozenset({230013})
-RETRY_CODES = frozenset({RATE_LIMITED, 230020})  # 230020: too many messages to this chat
+RETRY_CODES = frozenset({RATE_LIMITED, 230020})  # 230020: "triggers the frequency limit"
 MAX_RETRIES = 3
 MAX_WAIT = 30.0  # seconds: a longer wait goes back to the dispatcher instead
+TIMEOUT = 10.0  # seconds for one Open API call (the SDK waits 30); a stalled one is retried
 _REMEMBERED_CARDS = 2048
 BROADCAST_SHARE = 0.8  # of the app's sending budget, at most, for what the bot sends unasked
 
@@ -281,6 +282,7 @@ def build_client(app_id: str, app_secret: str, domain: str) -> lark.Client:
         .app_id(app_id)
         .app_secret(app_secret)
         .domain(domain.rstrip("/"))
+        .timeout(TIMEOUT)
         .log_level(lark.LogLevel.WARNING)
         .build()
     )
