@@ -673,7 +673,9 @@ class Person:
         for message in reversed(self.fake.messages_to(self.user.open_id)):
             if any(label in text for text in message.labels()):
                 return message
-        raise AssertionError(f"no card to {self.user.name} has a {label!r} button")
+        sent = self.fake.messages_to(self.user.open_id)
+        got = [(message.msg_type, message.plain[:40], message.labels()) for message in sent]
+        raise AssertionError(f"no card to {self.user.name} has a {label!r} button: {got}")
 
 
 # ----- the bot, running in this process ------------------------------------------------

@@ -36,7 +36,10 @@ def onboard_en(person: Person, name: str, role: str = "Sales rep") -> None:
     person.press(role)
     person.press("Shanghai")
     person.press("Skip", replies=2)
-    person.settle()  # a manager is also shown what they can do
+    # Then what they can do; everything up to it is onboarding's.
+    fake, open_id = person.fake, person.user.open_id
+    wait_until(lambda: any("What you can do" in m.plain for m in fake.messages_to(open_id)))
+    person.settle()
 
 
 def user_row(bot: RunningFeishu, open_id: str) -> User:

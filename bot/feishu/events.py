@@ -73,6 +73,7 @@ class FeishuBot:
         self._flood_lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}  # turns holding or awaiting each person's lock
         self.turns: set[Future[None]] = set()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -197,11 +198,16 @@ class FeishuBot:
         """Run one input through the engine and deliver its replies, in order per person."""
         key = received.sender.user_id
         lock = self._locks.setdefault(key, asyncio.Lock())
+        # Counted, not asked with lock.locked(): a turn just woken doesn't hold the lock yet,
+        # and dropping it then would let the person's next turn run alongside.
+        self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
                 await self._run(event_id, received)
         finally:
-            if not lock.locked() and self._locks.get(key) is lock:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key]
                 del self._locks[key]
 
     async def _run(self, event_id: str, received: Received) -> None:
