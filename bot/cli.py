@@ -48,7 +48,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--webhook",
         action="store_true",
-        help="receive updates on an HTTP server (needs SALESCOACH_WEBHOOK_URL and _SECRET)",
+        help="receive updates on an HTTP server (needs SALESCOACH_WEBHOOK_URL and _SECRET; "
+        "with --platform feishu, the event callback: SALESCOACH_FEISHU_ENCRYPT_KEY and "
+        "_VERIFICATION_TOKEN)",
+    )
+    run.add_argument(
+        "--platform",
+        choices=["telegram", "feishu"],
+        default="telegram",
+        help="the chat platform (feishu: Feishu or Lark, SALESCOACH_FEISHU_APP_ID and _SECRET)",
     )
     chat = commands.add_parser("chat", help="talk to SalesCoach in this terminal")
     chat.add_argument("--user", help="who you are in the local database (default: your login)")
@@ -94,8 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `salescoach` console script."""
     arguments = parser().parse_args(argv)
     settings = Settings()
-    secrets = [settings.token(), settings.webhook_secret_value(), settings.llm_key()]
+    secrets = [
+        settings.token(),
+        settings.webhook_secret_value(),
+        settings.llm_key(),
+        settings.feishu_secret(),
+        settings.feishu_encrypt(),
+        settings.feishu_token(),
+    ]
     configure_logging(settings.log_level, [secret or "" for secret in secrets])
+    if arguments.command == "run" and arguments.platform == "feishu":
+        return run_feishu_mode(settings, callback=arguments.webhook)
     if arguments.command == "run":
         return run_bot(settings, webhook=arguments.webhook)
     if arguments.command == "chat":
@@ -155,6 +172,21 @@ def run_webhook_mode(settings: Settings) -> int:
     except WebhookConfigError as error:
         print(f"Cannot start in webhook mode: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def run_feishu_mode(settings: Settings, *, callback: bool) -> int:
+    """`salescoach run --platform feishu [--webhook]`, or what is missing explained."""
+    from bot.feishu.run import FeishuConfigError, run_feishu
+
+    try:
+        run_feishu(settings, callback=callback)
+    except FeishuConfigError as error:
+        print(f"Cannot start on Feishu: {error}", file=sys.stderr)
+        return 2
+    except PlaybookError as error:
+        print(f"Cannot start: the playbooks have problems.\n{error.report()}", file=sys.stderr)
+        return 1
     return 0
 
 

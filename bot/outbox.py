@@ -154,6 +154,7 @@ class OutboxSender:
         self.config = config or OutboxConfig()
         self.clock = clock
         self._chats: dict[tuple[str, str], asyncio.Lock] = {}
+        self._users: dict[tuple[str, str], int] = {}  # flushes holding or awaiting each lock
         self._sweeping = asyncio.Lock()
 
     def queue(
@@ -178,6 +179,10 @@ class OutboxSender:
         """
         key = (chat_id, lane)
         lock = self._chats.setdefault(key, asyncio.Lock())
+        # Counted, not asked with lock.locked(): a waiter just woken doesn't hold the lock
+        # yet, and dropping it then would let a new flush run alongside (the same message
+        # claimed by both, sent twice).
+        self._users[key] = self._users.get(key, 0) + 1
         sent = 0
         last_broadcast: float | None = None
         loop = asyncio.get_running_loop()
@@ -203,7 +208,9 @@ class OutboxSender:
                     else:
                         claimed = await asyncio.to_thread(self._claim, chat_id, lane)
         finally:
-            if not lock.locked() and self._chats.get(key) is lock:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key]
                 del self._chats[key]
         return sent
 

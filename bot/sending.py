@@ -66,6 +66,11 @@ def broadcast_lane() -> Iterator[None]:
         _lane.reset(token)
 
 
+def current_lane() -> Lane:
+    """The lane sends made now (in this task) wait in."""
+    return _lane.get()
+
+
 class LaneRateLimiter(BaseRateLimiter[Mapping[str, Any]]):
     """A PTB rate limiter: `rate` messages a second overall, interactive replies first."""
 

@@ -51,6 +51,36 @@ class Settings(BaseSettings):
     # wins over the default one shipped with SalesCoach.
     model_dir: Path = Field(default=Path("salescoach-models"), alias="SALESCOACH_MODEL_DIR")
 
+    # Feishu / Lark (`salescoach run --platform feishu`): the self-built app's credentials
+    # from the developer console, the event-subscription keys, and the Open Platform's
+    # address (https://open.larksuite.com for Lark, or a test server's URL).
+    feishu_app_id: str | None = Field(default=None, alias="SALESCOACH_FEISHU_APP_ID")
+    feishu_app_secret: SecretStr | None = Field(default=None, alias="SALESCOACH_FEISHU_APP_SECRET")
+    feishu_encrypt_key: SecretStr | None = Field(
+        default=None, alias="SALESCOACH_FEISHU_ENCRYPT_KEY"
+    )
+    feishu_verification_token: SecretStr | None = Field(
+        default=None, alias="SALESCOACH_FEISHU_VERIFICATION_TOKEN"
+    )
+    feishu_domain: str = Field(default="https://open.feishu.cn", alias="SALESCOACH_FEISHU_DOMAIN")
+    # HTTP event-callback mode (`--feishu-callback`): where our server listens; the public
+    # URL behind the proxy is entered in the developer console, not here.
+    feishu_callback_listen: str = Field(
+        default="127.0.0.1:8090", alias="SALESCOACH_FEISHU_CALLBACK_LISTEN"
+    )
+    # Feishu's sending limits for a self-built app (server-docs/api-call-guide/
+    # frequency-control, and the send-message API): 1,000 messages a minute and 50 a
+    # second per app, 5 a second to one user or chat. Replies and broadcasts share them.
+    feishu_sends_per_minute: int = Field(
+        default=1000, ge=1, alias="SALESCOACH_FEISHU_SENDS_PER_MINUTE"
+    )
+    feishu_sends_per_second: float = Field(
+        default=50.0, gt=0, alias="SALESCOACH_FEISHU_SENDS_PER_SECOND"
+    )
+    feishu_sends_per_user_second: float = Field(
+        default=5.0, gt=0, alias="SALESCOACH_FEISHU_SENDS_PER_USER_SECOND"
+    )
+
     def token(self) -> str | None:
         """The bot token, or None when it is not set."""
         if self.telegram_bot_token is None:
@@ -63,8 +93,26 @@ class Settings(BaseSettings):
             return None
         return self.webhook_secret.get_secret_value().strip() or None
 
+    def feishu_secret(self) -> str | None:
+        """The Feishu app secret, or None when it is not set."""
+        return _secret(self.feishu_app_secret)
+
+    def feishu_encrypt(self) -> str | None:
+        """The Feishu event Encrypt Key, or None when it is not set."""
+        return _secret(self.feishu_encrypt_key)
+
+    def feishu_token(self) -> str | None:
+        """The Feishu event Verification Token, or None when it is not set."""
+        return _secret(self.feishu_verification_token)
+
     def llm_key(self) -> str | None:
         """The AI endpoint's API key, or None when it is not set."""
         if self.llm_api_key is None:
             return None
         return self.llm_api_key.get_secret_value().strip() or None
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    if value is None:
+        return None
+    return value.get_secret_value().strip() or None

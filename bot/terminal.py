@@ -25,6 +25,7 @@ from typing import TextIO
 from bot.reminders import DispatchConfig, Dispatcher
 from bot.runtime import build_engine
 from bot.settings import Settings
+from bot.transport import Transport
 from dialogs.core import callbacks
 from dialogs.core.engine import Engine
 from dialogs.core.io import Button, Incoming, Outgoing, Sender
@@ -142,6 +143,42 @@ def _words_of(label: str) -> str:
     return " ".join("".join(c if c.isalnum() else " " for c in label.casefold()).split())
 
 
+class TerminalTransport:
+    """The terminal as a chat platform: messages printed, files saved to the person's folder.
+
+    A terminal can't change lines already printed, so `edit` always answers False
+    and the caller prints the new version; a button's notice is printed as a line.
+    """
+
+    platform = PLATFORM
+
+    def __init__(self, screen: Screen, stdout: TextIO) -> None:
+        self.screen = screen
+        self.stdout = stdout
+
+    def show(self, outgoing: Outgoing) -> None:
+        """Print one reply (its attachments saved and named) and a blank line."""
+        print(self.screen.render(outgoing), file=self.stdout)
+        print(file=self.stdout)
+
+    async def send(self, chat_id: str, outgoing: Outgoing) -> None:
+        """Print the reply; the terminal is one person's chat, so `chat_id` is theirs."""
+        self.show(outgoing)
+
+    async def edit(self, chat_id: str, message_id: str, outgoing: Outgoing) -> bool:
+        """Printed lines stay as they are."""
+        return False
+
+    async def send_file(self, chat_id: str, name: str, content: bytes) -> None:
+        """Save the file in the person's folder and print where it is."""
+        print(f"  📎 {save_attachment(name, content, self.screen.files)}", file=self.stdout)
+
+    async def answer_button(self, press_id: str, notice: str | None) -> None:
+        """A notice is printed as a line of its own."""
+        if notice:
+            print(plain(notice), file=self.stdout)
+
+
 def user_folder(user: str, base: Path = FILES) -> Path:
     """The person's own folder under `base`: their name, made safe for a path.
 
@@ -238,12 +275,12 @@ def chat(
     thread only hands over lines.
     """
     screen = Screen(files=files if files is not None else user_folder(sender.user_id))
+    terminal: Transport = TerminalTransport(screen, stdout)
     dispatcher = SessionDispatcher(engine, sender)
 
     def show(replies: list[Outgoing]) -> None:
         for outgoing in replies:
-            print(screen.render(outgoing), file=stdout)
-            print(file=stdout)
+            asyncio.run(terminal.send(sender.user_id, outgoing))
 
     def prompt() -> None:
         stdout.write("> ")
