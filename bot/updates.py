@@ -42,6 +42,7 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
     def __init__(self, max_concurrent_updates: int = 256) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}  # updates holding or awaiting each user's lock
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = _user_key(update)
@@ -49,12 +50,17 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
             await coroutine
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
+        # Counted, not asked with lock.locked(): an update just woken doesn't hold the lock
+        # yet, and dropping the lock then would let the user's next update overtake it.
+        self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock:
                 await coroutine
         finally:
             # Forget idle users' locks so memory does not grow with the user count.
-            if not lock.locked() and self._locks.get(key) is lock:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key]
                 del self._locks[key]
 
     async def initialize(self) -> None:
