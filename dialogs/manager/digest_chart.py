@@ -14,6 +14,7 @@ import io
 import os
 import textwrap
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -41,6 +42,7 @@ NAMES_INCHES = 1.75  # 16 Latin characters of a name at 12 pt
 GAP_INCHES = 0.3
 RIGHT_INCHES = 0.2
 MAX_ROWS = 25
+PARENT_CHECK_SECONDS = 1.0  # how soon a worker notices its bot was killed
 MIN_ROWS = 3  # a team of one still gets a chart tall enough to read
 MAX_NAME_WIDTH = 16  # in Latin characters
 TITLE_WIDTH = 40
@@ -278,8 +280,17 @@ def _short(name: str) -> str:
 # ----- drawing in worker processes -------------------------------------------------------
 
 
-def _warm_worker() -> None:
+def _exit_with_parent(parent: int) -> None:
+    # kill -9 of the bot skips the pool's shutdown, and a spawned worker would then
+    # wait for work forever, holding its memory; it leaves once it is orphaned.
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
+
+
+def _warm_worker(parent: int) -> None:
     """Runs once in each worker: matplotlib on Agg, the CJK font registered, a first figure."""
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     import matplotlib
 
     matplotlib.use("Agg")
@@ -299,7 +310,10 @@ class ChartPool:
         self.workers = count
         # Spawned, not forked: the bot's process runs threads, and a fork copies their locks.
         self._executor = ProcessPoolExecutor(
-            max_workers=count, mp_context=get_context("spawn"), initializer=_warm_worker
+            max_workers=count,
+            mp_context=get_context("spawn"),
+            initializer=_warm_worker,
+            initargs=(os.getpid(),),
         )
 
     def submit(self, rows: Sequence[ChartRow], labels: ChartLabels) -> Future[bytes]:
