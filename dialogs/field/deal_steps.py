@@ -53,9 +53,10 @@ def store_amount(account_of: AccountOf, key: str) -> Store:
         if value is None:
             ctx.data[key] = None
             return
-        read = read_amount(str(value), _currency(ctx, _deal(ctx, account_of)))
+        default_currency = _currency(ctx, _deal(ctx, account_of))
+        read = read_amount(str(value), default_currency)
         assert read.money is not None  # validated before
-        currency = read.money.currency or _currency(ctx, _deal(ctx, account_of))
+        currency = read.money.currency or default_currency
         ctx.data[key] = {"minor": read.money.minor, "currency": currency}
 
     return store
@@ -124,6 +125,27 @@ def deal_line(ctx: Context, account: Account) -> str:
 # ----- /account: value, then the close month of a new deal ----------------------------
 
 
+def month_step(
+    step_id: str,
+    prompt: str,
+    prompt_values: Callable[[Context], dict[str, Any]],
+    when: Callable[[Context], bool],
+    *,
+    optional: bool = True,
+) -> Step:
+    """A step asking the deal's close month, kept in ctx.data["deal_close"]."""
+    return Step(
+        id=step_id,
+        prompt=prompt,
+        optional=optional,
+        max_length=MAX_MONTH_TEXT,
+        validate=validate_month,
+        store=store_month("deal_close"),
+        prompt_values=prompt_values,
+        when=when,
+    )
+
+
 def account_deal_steps(account_of: AccountOf) -> tuple[Step, ...]:
     """Two steps after the account's scores: the deal's value, and when it should close."""
 
@@ -153,25 +175,14 @@ def account_deal_steps(account_of: AccountOf) -> tuple[Step, ...]:
             store=store_amount(account_of, "deal_value"),
             prompt_values=value_values,
         ),
-        Step(
-            id="deal_close",
-            prompt="pipeline.ask_deal_close",
-            max_length=MAX_MONTH_TEXT,
-            validate=validate_month,
-            store=store_month("deal_close"),
-            prompt_values=close_values,
-            when=lambda ctx: not has_deal(ctx) and bool(ctx.data.get("deal_value")),
+        month_step(
+            "deal_close",
+            "pipeline.ask_deal_close",
+            close_values,
+            lambda ctx: not has_deal(ctx) and bool(ctx.data.get("deal_value")),
+            optional=False,
         ),
-        Step(
-            id="deal_close_update",
-            prompt="pipeline.ask_deal_close",
-            optional=True,
-            max_length=MAX_MONTH_TEXT,
-            validate=validate_month,
-            store=store_month("deal_close"),
-            prompt_values=close_values,
-            when=has_deal,
-        ),
+        month_step("deal_close_update", "pipeline.ask_deal_close", close_values, has_deal),
     )
 
 
@@ -270,16 +281,7 @@ def debrief_deal_steps(account_of: AccountOf) -> tuple[Step, ...]:
             prompt_values=summary,
             when=lambda ctx: moved(ctx) and ctx.data.get("deal_stage") != LOST,
         ),
-        Step(
-            id="deal_close_month",
-            prompt="pipeline.ask_deal_close_update",
-            optional=True,
-            max_length=MAX_MONTH_TEXT,
-            validate=validate_month,
-            store=store_month("deal_close"),
-            prompt_values=summary,
-            when=still_open,
-        ),
+        month_step("deal_close_month", "pipeline.ask_deal_close_update", summary, still_open),
     )
 
 
