@@ -93,18 +93,66 @@ def group_of(chat_id: int = -100500) -> FakeChat:
     return FakeChat(id=chat_id, type="group", title="Sales floor")
 
 
-class BotProcess:
-    """`salescoach run` as a separate OS process, for kill and scale-out tests."""
+class KillableProcess:
+    """A `salescoach` command in its own OS process, for kill and scale-out tests."""
 
-    def __init__(self, fake: FakeTelegram, database_url: str, log_path: Path) -> None:
-        self.fake = fake
-        self.database_url = database_url
+    stop_timeout = 15.0
+
+    def __init__(self, log_path: Path) -> None:
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
+    def command(self) -> list[str]:
+        """The command line after `python -m bot.cli`."""
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str]:
+        """The variables set on top of this process's own."""
+        raise NotImplementedError
+
     def start(self) -> None:
-        env = {
-            **os.environ,
+        env = {**os.environ, **self.environment()}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", *self.command()], env=env, stdout=log, stderr=log
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, nothing flushed."""
+        if self.alive:
+            assert self.process is not None
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> int | None:
+        """SIGINT and wait for a clean exit (killed if it takes too long); the exit code."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        return self.process.returncode if self.process is not None else None
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+class BotProcess(KillableProcess):
+    """`salescoach run` against the fake Bot API server."""
+
+    def __init__(self, fake: FakeTelegram, database_url: str, log_path: Path) -> None:
+        super().__init__(log_path)
+        self.fake = fake
+        self.database_url = database_url
+
+    def command(self) -> list[str]:
+        return ["run"]
+
+    def environment(self) -> dict[str, str]:
+        return {
             "TELEGRAM_BOT_TOKEN": self.fake.token,
             "TELEGRAM_API_URL": self.fake.base_url,
             "TELEGRAM_FILE_URL": self.fake.base_file_url,
@@ -112,22 +160,3 @@ class BotProcess:
             "SALESCOACH_DISPATCH_INTERVAL": "0.2",
             "SALESCOACH_LOG_LEVEL": "INFO",
         }
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run"], env=env, stdout=log, stderr=log
-        )
-
-    def kill(self) -> None:
-        """SIGKILL: no clean shutdown, nothing flushed."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)

@@ -18,11 +18,7 @@ Used by tests/test_kill_points.py (a few seeded kills) and bench/kill_bench.py (
 from __future__ import annotations
 
 import contextlib
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +34,7 @@ from sqlmodel import Session
 
 from storage.db import make_engine
 from storage.migrate import upgrade
+from tests.e2e import KillableProcess
 from tests.fake_telegram import FakeTelegram, FakeUser, SentMessage, _Reply
 
 TIMINGS = ("before_fetch", "after_fetch", "mid_turn", "between_replies", "after_reply")
@@ -218,8 +215,10 @@ class KillingTelegram(FakeTelegram):
 # ----- the bot process ---------------------------------------------------------------
 
 
-class Bot:
+class Bot(KillableProcess):
     """`salescoach run` (long polling) or `run --webhook` as a killable OS process."""
+
+    stop_timeout = 20.0
 
     def __init__(
         self,
@@ -228,15 +227,16 @@ class Bot:
         log_path: Path,
         webhook_port: int | None = None,
     ) -> None:
+        super().__init__(log_path)
         self.fake = fake
         self.database_url = database_url
-        self.log_path = log_path
         self.webhook_port = webhook_port
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def command(self) -> list[str]:
+        return ["run"] if self.webhook_port is None else ["run", "--webhook"]
+
+    def environment(self) -> dict[str, str]:
         env = {
-            **os.environ,
             "TELEGRAM_BOT_TOKEN": self.fake.token,
             "TELEGRAM_API_URL": self.fake.base_url,
             "TELEGRAM_FILE_URL": self.fake.base_file_url,
@@ -245,35 +245,13 @@ class Bot:
             "SALESCOACH_FLOOD_LIMIT": "0",
             "SALESCOACH_LOG_LEVEL": "INFO",
         }
-        command = [sys.executable, "-m", "bot.cli", "run"]
         if self.webhook_port is not None:
             env |= {
                 "SALESCOACH_WEBHOOK_URL": "https://bot.example.com/tg/hook",
                 "SALESCOACH_WEBHOOK_SECRET": SECRET,
                 "SALESCOACH_WEBHOOK_LISTEN": f"127.0.0.1:{self.webhook_port}",
             }
-            command.append("--webhook")
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-
-    def kill(self) -> None:
-        """SIGKILL: no clean shutdown, nothing flushed."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return env
 
 
 SECRET = "kill-points-secret"

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +15,7 @@ from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.models import FollowUp, OutboxMessage, Reminder, User, utcnow
 from storage.reminders import schedule_follow_up
+from tests.e2e import KillableProcess
 from tests.fake_feishu import FakeFeishu
 
 
@@ -28,18 +25,19 @@ def fake() -> Iterator[FakeFeishu]:
         yield server
 
 
-class FeishuProcess:
+class FeishuProcess(KillableProcess):
     """`salescoach run --platform feishu` (long connection) in its own OS process."""
 
     def __init__(self, fake: FakeFeishu, database_url: str, log_path: Path) -> None:
+        super().__init__(log_path)
         self.fake = fake
         self.database_url = database_url
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        env = {
-            **os.environ,
+    def command(self) -> list[str]:
+        return ["run", "--platform", "feishu"]
+
+    def environment(self) -> dict[str, str]:
+        return {
             "SALESCOACH_FEISHU_APP_ID": self.fake.app_id,
             "SALESCOACH_FEISHU_APP_SECRET": self.fake.app_secret,
             "SALESCOACH_FEISHU_DOMAIN": self.fake.base_url,
@@ -47,25 +45,6 @@ class FeishuProcess:
             "SALESCOACH_DISPATCH_INTERVAL": "0.2",
             "SALESCOACH_LOG_LEVEL": "INFO",
         }
-        log = self.log_path.open("ab")
-        command = [sys.executable, "-m", "bot.cli", "run", "--platform", "feishu"]
-        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-
-    def kill(self) -> None:
-        """SIGKILL: no clean shutdown, nothing flushed."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> int | None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        return self.process.returncode if self.process is not None else None
 
 
 def add_users(database_url: str, count: int) -> list[int]:
